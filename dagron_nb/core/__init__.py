@@ -1,0 +1,1 @@
+"""The graph model: DAGs, plans, statuses, results, callbacks, hooks and traces."""

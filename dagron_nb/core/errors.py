@@ -1,0 +1,116 @@
+"""The exceptions dagron_nb raises, in one hierarchy.
+
+Every error a user can cause derives from :class:`DagronError`, so ``except
+DagronError`` catches all of them; each also derives from the builtin that fits
+(``ValueError``, ``KeyError``, ``TypeError``), so code that already catches those
+keeps working::
+
+    DagronError
+    ├── GraphError (ValueError)       the structure of a DAG is wrong
+    │   ├── CycleError                an edge set contains a cycle
+    │   ├── DuplicateNodeError        a node name is added twice
+    │   └── InvalidNodeNameError      a name is not a non-empty string
+    ├── NodeNotFoundError (KeyError)  a name that is not in the DAG
+    ├── ConfigurationError (ValueError, TypeError)
+    │                                 bad executor / pipeline input, found
+    │                                 before any task runs
+    ├── NodeTimeoutError (TimeoutError)
+    │                                 stored as the error of a TIMED_OUT node
+    └── InvalidTransitionError (RuntimeError)
+                                      a status change the state machine forbids;
+                                      always a bug in dagron_nb, never user input
+
+Messages say what happened, to which node, and what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class DagronError(Exception):
+    """Base class of every error raised by dagron_nb."""
+
+
+class GraphError(DagronError, ValueError):
+    """The structure of a DAG is invalid."""
+
+
+class CycleError(GraphError):
+    """Edges form a cycle; ``cycle`` lists the nodes, first node repeated at the end.
+
+    >>> str(CycleError(["a", "b", "a"])).splitlines()[0]
+    "the graph has a cycle: 'a' -> 'b' -> 'a'"
+    """
+
+    def __init__(self, cycle: Sequence[str], hint: str = "") -> None:
+        self.cycle = list(cycle)
+        path = " -> ".join(repr(n) for n in self.cycle)
+        fix = hint or "remove one of these edges so that the graph is acyclic."
+        super().__init__(f"the graph has a cycle: {path}\n{fix}")
+
+
+class DuplicateNodeError(GraphError):
+    """A node name was added twice."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(
+            f"node {name!r} already exists; node names must be unique. "
+            "Use a different name, or skip the second add_node()."
+        )
+
+
+class InvalidNodeNameError(GraphError, TypeError):
+    """A node name is not a non-empty string."""
+
+    def __init__(self, name: object) -> None:
+        self.name = name
+        super().__init__(
+            f"node names must be non-empty strings, got {name!r} "
+            f"({type(name).__name__}). Convert it with str() or pick a name."
+        )
+
+
+class NodeNotFoundError(DagronError, KeyError):
+    """A name does not refer to a node of the DAG."""
+
+    def __init__(self, name: str, context: str = "") -> None:
+        self.name = name
+        where = f" ({context})" if context else ""
+        self.message = (
+            f"node {name!r} is not in the DAG{where}. "
+            "Add it with add_node() first, or check the spelling."
+        )
+        super().__init__(self.message)
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return self.message
+
+
+class ConfigurationError(DagronError, ValueError, TypeError):
+    """Executor or pipeline input is invalid; raised before any task runs."""
+
+
+class NodeTimeoutError(DagronError, TimeoutError):
+    """The error recorded on a node that exceeded its deadline."""
+
+    def __init__(self, name: str, seconds: float, *, whole_run: bool = False) -> None:
+        self.name = name
+        self.seconds = seconds
+        what = "the run's timeout" if whole_run else "its node timeout"
+        super().__init__(f"node {name!r} was still running after {what} of {seconds:g} s")
+
+
+class InvalidTransitionError(DagronError, RuntimeError):
+    """A node was moved between two statuses that the state machine forbids.
+
+    This is always a bug in dagron_nb: please report it with the message.
+    """
+
+    def __init__(self, name: str, old: object, new: object) -> None:
+        self.name = name
+        super().__init__(
+            f"node {name!r} cannot go from {old} to {new}; this is a bug in "
+            "dagron_nb, please report it with this message."
+        )

@@ -1,0 +1,266 @@
+"""Node statuses and the results of a run.
+
+``NodeStatus`` is the one place the eight statuses and their legal transitions
+live. ``ExecutionResult`` stores a run column-wise (one list per field, indexed
+like the DAG's nodes) because a 100,000-node run should not pay for 100,000
+objects unless somebody asks for them; ``node_results`` builds the
+``NodeResult`` snapshots on first access.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dagron_nb.core.errors import InvalidTransitionError
+
+if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
+    from exceptiongroup import ExceptionGroup
+
+if TYPE_CHECKING:
+    from dagron_nb.core.graph import DAG
+    from dagron_nb.core.tracing import ExecutionTrace
+
+
+class NodeStatus(enum.Enum):
+    """Where a node is in its life; the value is the badge shown to users.
+
+    >>> NodeStatus.TIMED_OUT.value
+    'timed-out'
+    """
+
+    PENDING = "pending"  # not started yet (maybe ready, maybe waiting on others)
+    RUNNING = "running"  # its task is executing now
+    COMPLETED = "completed"  # the task returned
+    FAILED = "failed"  # the task raised
+    SKIPPED = "skipped"  # never ran: upstream failure, fail-fast stop, or no task
+    TIMED_OUT = "timed-out"  # still running at its own or the run's deadline
+    CANCELLED = "cancelled"  # never ran, or abandoned, because the run was cancelled
+    CACHE_HIT = "cache-hit"  # result taken from a cache instead of running
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in _TERMINAL
+
+    @property
+    def is_success(self) -> bool:
+        """COMPLETED and CACHE_HIT satisfy a successor's dependency."""
+        return self is NodeStatus.COMPLETED or self is NodeStatus.CACHE_HIT
+
+
+_TERMINAL = frozenset(
+    {
+        NodeStatus.COMPLETED,
+        NodeStatus.FAILED,
+        NodeStatus.SKIPPED,
+        NodeStatus.TIMED_OUT,
+        NodeStatus.CANCELLED,
+        NodeStatus.CACHE_HIT,
+    }
+)
+
+#: The only status changes the scheduler may make. Terminal statuses have none:
+#: a late task finishing after its node timed out must not change the result.
+TRANSITIONS: Mapping[NodeStatus, frozenset[NodeStatus]] = {
+    NodeStatus.PENDING: frozenset(
+        {NodeStatus.RUNNING, NodeStatus.SKIPPED, NodeStatus.CANCELLED, NodeStatus.CACHE_HIT}
+    ),
+    NodeStatus.RUNNING: frozenset(
+        {NodeStatus.COMPLETED, NodeStatus.FAILED, NodeStatus.TIMED_OUT, NodeStatus.CANCELLED}
+    ),
+    **{status: frozenset() for status in _TERMINAL},
+}
+
+
+def check_transition(name: str, old: NodeStatus, new: NodeStatus) -> None:
+    """Raise ``InvalidTransitionError`` unless ``old -> new`` is in ``TRANSITIONS``."""
+    if new not in TRANSITIONS[old]:
+        raise InvalidTransitionError(name, old, new)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeResult:
+    """What happened to one node.
+
+    ``started_at`` / ``finished_at`` are seconds since the run started (``None``
+    for a node that never started); ``reason`` says why a node was SKIPPED or
+    CANCELLED, e.g. ``"upstream 'b' failed"``.
+    """
+
+    name: str
+    status: NodeStatus
+    result: Any = None
+    error: BaseException | None = None
+    duration_seconds: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    worker: str | None = None
+    reason: str | None = None
+
+
+class ExecutionResult:
+    """The outcome of one run: counts, timings and a ``NodeResult`` per node.
+
+    >>> import dagron_nb as dagron
+    >>> dag = dagron.DAG.builder().add_edge("a", "b").build()
+    >>> result = dagron.DAGExecutor(dag).execute({"a": lambda: 1, "b": lambda: 2})
+    >>> result.succeeded, result["b"].result, "a" in result
+    (2, 2, True)
+    """
+
+    def __init__(
+        self,
+        dag: DAG,
+        names: list[str],
+        statuses: list[NodeStatus],
+        *,
+        values: list[Any],
+        errors: list[BaseException | None],
+        started: list[float | None],
+        finished: list[float | None],
+        workers: list[str | None],
+        reasons: list[str | None],
+        total_duration_seconds: float,
+        trace: ExecutionTrace | None = None,
+    ) -> None:
+        self.dag = dag
+        self.names = names
+        self.statuses = statuses
+        self.values = values
+        self.errors = errors
+        self.started = started
+        self.finished = finished
+        self.workers = workers
+        self.reasons = reasons
+        self.total_duration_seconds = total_duration_seconds
+        self.trace = trace
+        self._node_results: dict[str, NodeResult] | None = None
+        counts = dict.fromkeys(NodeStatus, 0)
+        for status in statuses:
+            counts[status] += 1
+        self.counts: Mapping[NodeStatus, int] = counts
+
+    # -- counts -----------------------------------------------------------------
+    @property
+    def succeeded(self) -> int:
+        """Nodes that COMPLETED (cache hits are counted in ``cache_hits``)."""
+        return self.counts[NodeStatus.COMPLETED]
+
+    @property
+    def failed(self) -> int:
+        return self.counts[NodeStatus.FAILED]
+
+    @property
+    def skipped(self) -> int:
+        return self.counts[NodeStatus.SKIPPED]
+
+    @property
+    def timed_out(self) -> int:
+        return self.counts[NodeStatus.TIMED_OUT]
+
+    @property
+    def cancelled(self) -> int:
+        return self.counts[NodeStatus.CANCELLED]
+
+    @property
+    def cache_hits(self) -> int:
+        return self.counts[NodeStatus.CACHE_HIT]
+
+    @property
+    def ok(self) -> bool:
+        """True when every node COMPLETED, hit the cache, or was a taskless node."""
+        bad = self.failed + self.timed_out + self.cancelled
+        return bad == 0 and all(
+            s is not NodeStatus.SKIPPED or r == "no task"
+            for s, r in zip(self.statuses, self.reasons)
+        )
+
+    # -- per node ---------------------------------------------------------------
+    @property
+    def node_results(self) -> dict[str, NodeResult]:
+        """``{name: NodeResult}`` in the DAG's node order."""
+        if self._node_results is None:
+            self._node_results = {
+                name: NodeResult(
+                    name=name,
+                    status=status,
+                    result=value,
+                    error=error,
+                    duration_seconds=(end - start)
+                    if start is not None and end is not None
+                    else 0.0,
+                    started_at=start,
+                    finished_at=end,
+                    worker=worker,
+                    reason=reason,
+                )
+                for name, status, value, error, start, end, worker, reason in zip(
+                    self.names,
+                    self.statuses,
+                    self.values,
+                    self.errors,
+                    self.started,
+                    self.finished,
+                    self.workers,
+                    self.reasons,
+                )
+            }
+        return self._node_results
+
+    def __getitem__(self, name: str) -> NodeResult:
+        try:
+            return self.node_results[name]
+        except KeyError:
+            raise KeyError(
+                f"no node {name!r} in this result; its nodes are "
+                f"{_preview(self.names)}"
+            ) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.node_results
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def outputs(self) -> dict[str, Any]:
+        """``{name: return value}`` of the nodes that COMPLETED or hit the cache."""
+        return {
+            n: v for n, s, v in zip(self.names, self.statuses, self.values) if s.is_success
+        }
+
+    def raise_for_failures(self) -> None:
+        """Raise an ``ExceptionGroup`` of every FAILED / TIMED_OUT node's error.
+
+        Does nothing when no node failed; scripts and CI call it to turn a
+        failed run into an exception.
+        """
+        errors = [e for s, e in zip(self.statuses, self.errors) if e is not None and not s.is_success]
+        if errors:
+            names = [n for n, s, e in zip(self.names, self.statuses, self.errors) if e is not None and not s.is_success]
+            raise ExceptionGroup(
+                f"{len(errors)} node(s) failed: {_preview(names)}",
+                [e if isinstance(e, Exception) else RuntimeError(repr(e)) for e in errors],
+            )
+
+    def summary(self) -> str:
+        """One line: counts by status and the wall-clock time."""
+        parts = [f"{self.counts[s]} {s.value}" for s in NodeStatus if self.counts[s]]
+        return (
+            f"{len(self.names)} nodes in {self.total_duration_seconds:.3f}s: "
+            + (", ".join(parts) or "nothing to run")
+        )
+
+    def __repr__(self) -> str:
+        return f"<ExecutionResult {self.summary()}>"
+
+
+def _preview(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
+    return f"[{shown}{more}]"

@@ -1,0 +1,274 @@
+"""``AsyncDAGExecutor``: the scheduler driven by asyncio tasks on one event loop.
+
+Everything happens on the loop's thread, so no lock is needed: a node's
+wrapper task runs the node, reports to the scheduler, notifies callbacks and
+launches whatever became ready, all in one step. Coroutine functions are
+awaited; plain callables run in the loop's default thread pool so that they
+do not block the loop (if one returns an awaitable, that is awaited too).
+
+``max_workers=None`` means no limit on concurrent nodes, which is what
+I/O-bound code wants. Deadlines really cancel: at the run's ``timeout`` every
+running task is cancelled and marked TIMED_OUT, and a node's own timeout
+cancels just that node. If the ``execute`` coroutine itself is cancelled
+(Ctrl-C under ``asyncio.run``), unstarted nodes are CANCELLED, running tasks are
+cancelled, callbacks hear about it, and the cancellation propagates with the
+partial result on ``executor.last_result``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import heapq
+import inspect
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dagron_nb.core.errors import ConfigurationError
+from dagron_nb.core.graph import DAG
+from dagron_nb.core.plan import cost_list
+from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.execution.run import Run, check_max_workers
+from dagron_nb.execution.scheduler import Transition
+
+_POLL = 0.02  # seconds between checks of a threading.Event used as cancel_event
+
+
+def is_async_callable(fn: object) -> bool:
+    """True for coroutine functions, also behind ``functools.wraps`` / ``partial``."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    if getattr(fn, "is_async", False) is True:
+        return True
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)
+    )
+
+
+class AsyncDAGExecutor:
+    """Run a DAG's (async) tasks on the running event loop.
+
+    >>> import asyncio, dagron_nb as dagron
+    >>> dag = dagron.DAG.builder().add_edge("fetch", "store").build()
+    >>> async def fetch(): return 1
+    >>> async def store(): return 2
+    >>> asyncio.run(dagron.AsyncDAGExecutor(dag).execute({"fetch": fetch, "store": store})).succeeded
+    2
+    """
+
+    def __init__(
+        self,
+        dag: DAG,
+        max_workers: int | None = None,
+        costs: Mapping[str, float] | None = None,
+        callbacks: object = None,
+        fail_fast: bool = True,
+        enable_tracing: bool = False,
+        hooks: object = None,
+    ) -> None:
+        if not isinstance(dag, DAG):
+            raise ConfigurationError(
+                f"AsyncDAGExecutor needs a dagron_nb DAG, got {type(dag).__name__}; "
+                "build one with DAG.builder()...build()."
+            )
+        self.dag = dag
+        self.max_workers = check_max_workers(max_workers, default=None)
+        cost_list(dag.index(), costs)
+        self.costs = costs
+        self.callbacks = callbacks
+        self.fail_fast = fail_fast
+        self.enable_tracing = enable_tracing
+        self.hooks = hooks
+        self.last_result: ExecutionResult | None = None
+
+    async def execute(
+        self,
+        tasks: Mapping[str, Callable[[], Any] | None],
+        timeout: float | None = None,
+        cancel_event: threading.Event | asyncio.Event | None = None,
+        *,
+        node_timeouts: Mapping[str, float] | None = None,
+    ) -> ExecutionResult:
+        """Run ``tasks`` (node name -> coroutine function or callable)."""
+        run = Run(
+            self.dag,
+            tasks,
+            costs=self.costs,
+            fail_fast=self.fail_fast,
+            callbacks=self.callbacks,
+            hooks=self.hooks,
+            enable_tracing=self.enable_tracing,
+            timeout=timeout,
+            cancel_event=cancel_event,
+            node_timeouts=node_timeouts,
+            worker_kind="asyncio",
+        )
+        driver = _AsyncDriver(run, self.max_workers)
+        try:
+            result = await driver.run()
+        finally:
+            self.last_result = driver.result
+        return result
+
+
+class _AsyncDriver:
+    def __init__(self, run: Run, max_workers: int | None) -> None:
+        self.run_ = run
+        self.sched = run.sched
+        self.max_workers = max_workers
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self.running: dict[int, asyncio.Task[None]] = {}
+        self.own_timeout: set[int] = set()  # nodes whose own deadline cancelled them
+        self.free_slots: list[int] = []  # worker lanes "async-0", "async-1", ... reused
+        self.slots = 0
+        self.result: ExecutionResult | None = None
+        self.is_async = [is_async_callable(fn) for fn in run.tasks]
+
+    async def run(self) -> ExecutionResult:
+        run = self.run_
+        run.begin()
+        deadline = None if run.timeout is None else run.t0 + run.timeout
+        event = run.cancel_event
+        watcher: asyncio.Task[Any] | None = None
+        if isinstance(event, asyncio.Event):
+            watcher = self.loop.create_task(event.wait())
+        try:
+            self._launch()
+            self._check_done()
+            while not self.done.done():
+                wait = None
+                if event is not None and watcher is None:
+                    wait = _POLL
+                if deadline is not None:
+                    left = max(0.0, deadline - time.perf_counter())
+                    wait = left if wait is None else min(wait, left)
+                waiting: set[asyncio.Future[Any]] = {self.done}
+                if watcher is not None:
+                    waiting.add(watcher)
+                await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                if self.done.done():
+                    break
+                if deadline is not None and time.perf_counter() >= deadline:
+                    self._expire()
+                elif run.cancel_event_set():
+                    self._cancel("cancelled: cancel_event was set")
+        except asyncio.CancelledError:
+            self._cancel("interrupted: the run was cancelled")
+            self._abandon_running()
+            self.result = run.result()
+            raise
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+        self.result = run.result()
+        return self.result
+
+    # -- launching -----------------------------------------------------------------
+    def _launch(self) -> None:
+        sched = self.sched
+        limit = self.max_workers
+        run = self.run_
+        while limit is None or sched.running < limit:
+            if run.cancel_event is not None and run.cancel_event_set() and not sched.stopped:
+                self._cancel("cancelled: cancel_event was set")
+                return
+            node = sched.take()
+            if node < 0:
+                return
+            if self.free_slots:
+                slot = heapq.heappop(self.free_slots)
+            else:
+                slot = self.slots
+                self.slots += 1
+            task = self.loop.create_task(self._node(node, slot), name=f"dagron-{run.names[node]}")
+            self.running[node] = task
+
+    async def _node(self, node: int, slot: int) -> None:
+        run = self.run_
+        fn = run.tasks[node]
+        assert fn is not None
+        t0 = run.t0
+        run.workers[node] = f"async-{slot}"
+        run.started[node] = time.perf_counter() - t0
+        if run.listening:
+            run.notify(node, NodeStatus.RUNNING)
+        timer = None
+        if node in run.node_timeout:
+            timer = self.loop.call_later(run.node_timeout[node], self._node_deadline, node)
+        start = time.perf_counter()
+        run.started[node] = start - t0
+        status = NodeStatus.COMPLETED
+        try:
+            if self.is_async[node]:
+                value = await fn()
+            else:
+                ctx = contextvars.copy_context()
+                value = await self.loop.run_in_executor(None, ctx.run, fn)
+                if inspect.isawaitable(value):
+                    value = await value
+            run.values[node] = value
+        except asyncio.CancelledError:
+            if node not in self.own_timeout:
+                return  # the run expired or was cancelled; the status is already set
+            status = NodeStatus.TIMED_OUT
+        except BaseException as exc:  # the task's failure is its result
+            run.errors[node] = exc
+            status = NodeStatus.FAILED
+        finally:
+            if timer is not None:
+                timer.cancel()
+            heapq.heappush(self.free_slots, slot)
+            self.running.pop(node, None)
+        end = time.perf_counter() - t0
+        if status is NodeStatus.TIMED_OUT:
+            self._notify(run.time_out_node(node, end), node, status)
+        elif self.sched.status[node] is NodeStatus.RUNNING:
+            run.finished[node] = end
+            ready = self.sched.finish(node, status)
+            self._notify(self.sched.drain_events() if run.listening else [], node, status)
+            self.sched.push(ready)
+        self._launch()
+        self._check_done()
+
+    def _node_deadline(self, node: int) -> None:
+        task = self.running.get(node)
+        if task is not None and self.sched.status[node] is NodeStatus.RUNNING:
+            self.own_timeout.add(node)
+            task.cancel()
+
+    def _notify(self, events: list[Transition], node: int, status: NodeStatus) -> None:
+        if self.run_.listening:
+            self.run_.notify(node, status)
+            self.run_.notify_events(events)
+
+    # -- stopping ------------------------------------------------------------------
+    def _check_done(self) -> None:
+        if self.sched.remaining == 0 and not self.done.done():
+            self.done.set_result(None)
+
+    def _cancel(self, reason: str) -> None:
+        self.sched.cancel(reason)
+        self.run_.notify_events(self.sched.drain_events())
+        self._check_done()
+
+    def _expire(self) -> None:
+        events = self.run_.expire(time.perf_counter() - self.run_.t0)
+        self._cancel_tasks()
+        self.run_.notify_events(events)
+        self._check_done()
+
+    def _abandon_running(self) -> None:
+        events = self.run_.abandon_running(
+            "interrupted while running", time.perf_counter() - self.run_.t0
+        )
+        self._cancel_tasks()
+        self.run_.notify_events(events)
+
+    def _cancel_tasks(self) -> None:
+        for task in list(self.running.values()):
+            task.cancel()
+        self.running.clear()

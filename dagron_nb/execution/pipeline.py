@@ -1,0 +1,236 @@
+"""``@task`` and ``Pipeline``: a DAG inferred from parameter names, data passed on.
+
+A parameter named like another task of the pipeline is an edge from that task,
+and receives its return value. Any other parameter must come from ``inputs``
+(given to the pipeline or to ``execute``) or have a default; otherwise
+``execute`` refuses to start and names the parameter.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar, overload
+
+from dagron_nb.core.errors import ConfigurationError, DuplicateNodeError
+from dagron_nb.core.graph import DAG, DAGBuilder
+from dagron_nb.core.results import ExecutionResult
+from dagron_nb.execution.aio import AsyncDAGExecutor, is_async_callable
+from dagron_nb.execution.threads import DAGExecutor
+
+R = TypeVar("R")
+
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+class Task(Generic[R]):
+    """A function marked as a pipeline step; calling it calls the function.
+
+    ``name`` defaults to the function's name; ``timeout`` (seconds) is the
+    node's own deadline in any executor.
+    """
+
+    def __init__(
+        self, func: Callable[..., R], *, name: str | None = None, timeout: float | None = None
+    ) -> None:
+        if not callable(func):
+            raise ConfigurationError(f"@task needs a function, got {func!r}.")
+        self.func = func
+        self.name = name or getattr(func, "__name__", None) or repr(func)
+        self.timeout = timeout
+        self.is_async = is_async_callable(func)
+        functools.update_wrapper(self, func)  # keeps __doc__, __wrapped__ -> signature
+        self.parameters = [
+            p for p in inspect.signature(func).parameters.values() if p.kind not in _VARIADIC
+        ]
+
+    def __call__(self, *args: Any, **kwargs: Any) -> R:
+        return self.func(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<task {self.name!r}>"
+
+
+@overload
+def task(func: Callable[..., R], /) -> Task[R]: ...
+@overload
+def task(
+    *, name: str | None = None, timeout: float | None = None
+) -> Callable[[Callable[..., R]], Task[R]]: ...
+def task(
+    func: Callable[..., R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    timeout: float | None = None,
+) -> Task[R] | Callable[[Callable[..., R]], Task[R]]:
+    """Mark a function as a pipeline task: ``@task`` or ``@task(name=..., timeout=...)``.
+
+    >>> @task
+    ... def load():
+    ...     return [1, 2]
+    >>> load(), load.name
+    ([1, 2], 'load')
+    """
+    if func is not None:
+        return Task(func, name=name, timeout=timeout)
+
+    def wrap(f: Callable[..., R]) -> Task[R]:
+        return Task(f, name=name, timeout=timeout)
+
+    return wrap
+
+
+class Pipeline:
+    """Tasks whose parameter names say what they depend on.
+
+    >>> @task
+    ... def a(): return 1
+    >>> @task
+    ... def b(a): return a + 1
+    >>> Pipeline([a, b]).execute().node_results["b"].result
+    2
+    """
+
+    def __init__(
+        self,
+        tasks: Iterable[Callable[..., Any]],
+        name: str | None = None,
+        *,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.name = name or "pipeline"
+        self.inputs = dict(inputs or {})
+        self.tasks: dict[str, Task[Any]] = {}
+        for fn in tasks:
+            t = fn if isinstance(fn, Task) else Task(fn)
+            if t.name in self.tasks:
+                raise DuplicateNodeError(t.name)
+            self.tasks[t.name] = t
+        builder = DAGBuilder()
+        for t in self.tasks.values():
+            builder.add_node(t.name)
+        for t in self.tasks.values():
+            for p in t.parameters:
+                if p.name in self.tasks:
+                    builder.add_edge(p.name, t.name)
+        self.dag: DAG = builder.build()
+
+    @property
+    def task_names(self) -> list[str]:
+        return list(self.tasks)
+
+    def _bind(self, inputs: Mapping[str, Any] | None) -> dict[str, Callable[[], Any]]:
+        given = {**self.inputs, **(inputs or {})}
+        missing = [
+            f"{t.name}({p.name})"
+            for t in self.tasks.values()
+            for p in t.parameters
+            if p.name not in self.tasks and p.name not in given and p.default is p.empty
+        ]
+        if missing:
+            raise ConfigurationError(
+                "cannot resolve parameter(s) " + ", ".join(missing) + ": each parameter "
+                "must name a task of the pipeline, come from inputs={...}, or have a default. "
+                f"Tasks: {', '.join(self.tasks)}."
+            )
+        values: dict[str, Any] = {}
+        bound: dict[str, Callable[[], Any]] = {}
+        for t in self.tasks.values():
+            deps = [p.name for p in t.parameters if p.name in self.tasks]
+            fixed = {p.name: given[p.name] for p in t.parameters if p.name not in self.tasks and p.name in given}
+            bound[t.name] = _bind_one(t, deps, fixed, values)
+        return bound
+
+    def execute(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        max_workers: int | None = None,
+        callbacks: object = None,
+        fail_fast: bool = True,
+        timeout: float | None = None,
+        cancel_event: threading.Event | None = None,
+        costs: Mapping[str, float] | None = None,
+        enable_tracing: bool = False,
+        hooks: object = None,
+        node_timeouts: Mapping[str, float] | None = None,
+    ) -> ExecutionResult:
+        """Run the pipeline on threads; ``result[name].result`` is each return value."""
+        tasks = self._bind(inputs)
+        executor = DAGExecutor(
+            self.dag,
+            max_workers=max_workers,
+            costs=costs,
+            callbacks=callbacks,
+            fail_fast=fail_fast,
+            enable_tracing=enable_tracing,
+            hooks=hooks,
+        )
+        return executor.execute(tasks, timeout, cancel_event, node_timeouts=node_timeouts)
+
+    async def execute_async(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        max_workers: int | None = None,
+        callbacks: object = None,
+        fail_fast: bool = True,
+        timeout: float | None = None,
+        cancel_event: Any = None,
+        costs: Mapping[str, float] | None = None,
+        enable_tracing: bool = False,
+        hooks: object = None,
+        node_timeouts: Mapping[str, float] | None = None,
+    ) -> ExecutionResult:
+        """Run the pipeline on the event loop (async tasks awaited, others in threads)."""
+        tasks = self._bind(inputs)
+        executor = AsyncDAGExecutor(
+            self.dag,
+            max_workers=max_workers,
+            costs=costs,
+            callbacks=callbacks,
+            fail_fast=fail_fast,
+            enable_tracing=enable_tracing,
+            hooks=hooks,
+        )
+        return await executor.execute(tasks, timeout, cancel_event, node_timeouts=node_timeouts)
+
+    def __repr__(self) -> str:
+        return f"Pipeline({self.name!r}, tasks={self.task_names})"
+
+
+def _bind_one(
+    t: Task[Any],
+    deps: list[str],
+    fixed: dict[str, Any],
+    values: dict[str, Any],
+) -> Callable[[], Any]:
+    """A no-argument callable that calls ``t`` with its upstream values and inputs.
+
+    The return value is stored before the callable returns, so it is there when
+    the scheduler lets a successor start.
+    """
+    name = t.name
+    func = t.func
+    if t.is_async:
+
+        async def run_async() -> Any:
+            kwargs = {**fixed, **{d: values[d] for d in deps}}
+            value = await func(**kwargs)
+            values[name] = value
+            return value
+
+        run_async.timeout = t.timeout  # type: ignore[attr-defined]
+        return run_async
+
+    def run() -> Any:
+        kwargs = {**fixed, **{d: values[d] for d in deps}}
+        value = func(**kwargs)
+        values[name] = value
+        return value
+
+    run.timeout = t.timeout  # type: ignore[attr-defined]
+    return run

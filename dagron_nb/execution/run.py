@@ -1,0 +1,276 @@
+"""What every executor does around the scheduler: check input, record, notify.
+
+A ``Run`` is made per ``execute()`` call. Its constructor validates everything
+the user passed (tasks, costs, node timeouts, cancel event) against a snapshot of
+the DAG and raises a ``ConfigurationError`` before any task runs. During the run
+the driver writes each node's value, error, times and worker into the Run's
+columns and hands status changes to ``notify``, which fires callbacks, hooks
+and the trace. ``result()`` turns the columns into an ``ExecutionResult``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dagron_nb.core.callbacks import CallbackFanout
+from dagron_nb.core.errors import ConfigurationError, NodeTimeoutError
+from dagron_nb.core.graph import DAG
+from dagron_nb.core.plan import cost_list, priority_ranks
+from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.core.tracing import ExecutionTrace, TraceEventType
+from dagron_nb.execution.scheduler import Scheduler, Transition
+
+_TRACE_TYPE = {
+    NodeStatus.RUNNING: TraceEventType.NODE_STARTED,
+    NodeStatus.COMPLETED: TraceEventType.NODE_COMPLETED,
+    NodeStatus.CACHE_HIT: TraceEventType.NODE_COMPLETED,
+    NodeStatus.FAILED: TraceEventType.NODE_FAILED,
+    NodeStatus.SKIPPED: TraceEventType.NODE_SKIPPED,
+    NodeStatus.TIMED_OUT: TraceEventType.NODE_TIMED_OUT,
+    NodeStatus.CANCELLED: TraceEventType.NODE_CANCELLED,
+}
+
+
+def check_max_workers(max_workers: object, *, default: int | None) -> int | None:
+    """``max_workers`` as an int >= 1 (None gives ``default``)."""
+    if max_workers is None:
+        return default
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise ConfigurationError(
+            f"max_workers must be a whole number >= 1 or None, got {max_workers!r}."
+        )
+    return max_workers
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def _check_seconds(what: str, value: object) -> float:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or math.isnan(value) or value <= 0:  # type: ignore[arg-type]
+        raise ConfigurationError(f"{what} must be a number of seconds > 0, got {value!r}.")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _unknown_names(kind: str, unknown: list[str], names: list[str]) -> ConfigurationError:
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, names, n=1)
+        hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+    return ConfigurationError(
+        f"{kind} for node(s) not in the DAG: {', '.join(hints)}. "
+        "Fix the name, or add the node to the DAG first."
+    )
+
+
+class Run:
+    """Validated input plus the per-node record of one execution."""
+
+    def __init__(
+        self,
+        dag: DAG,
+        tasks: Mapping[str, Callable[..., Any] | None],
+        *,
+        costs: Mapping[str, float] | None,
+        fail_fast: bool,
+        callbacks: object,
+        hooks: object,
+        enable_tracing: bool,
+        timeout: float | None,
+        cancel_event: object,
+        node_timeouts: Mapping[str, float] | None,
+        worker_kind: str,
+    ) -> None:
+        if not isinstance(dag, DAG):
+            raise ConfigurationError(f"expected a dagron_nb DAG, got {type(dag).__name__}")
+        self.dag = dag.snapshot()
+        index = self.dag.index()
+        self.names = index.names
+        n = len(self.names)
+
+        if not isinstance(tasks, Mapping):
+            raise ConfigurationError(
+                f"tasks must be a dict of node name -> callable, got {type(tasks).__name__}."
+            )
+        unknown = [name for name in tasks if name not in index.position]
+        if unknown:
+            raise _unknown_names("tasks given", [str(u) for u in unknown], self.names)
+        not_callable = [name for name, fn in tasks.items() if fn is not None and not callable(fn)]
+        if not_callable:
+            raise ConfigurationError(
+                "tasks must be callables (functions taking no arguments); not callable: "
+                + ", ".join(f"{name!r} = {tasks[name]!r}" for name in not_callable)
+                + ". Wrap a value v as lambda: v."
+            )
+        self.tasks: list[Callable[..., Any] | None] = [tasks.get(name) for name in self.names]
+
+        self.timeout = None if timeout is None else _check_seconds("timeout", timeout)
+        if cancel_event is not None and not callable(getattr(cancel_event, "is_set", None)):
+            raise ConfigurationError(
+                f"cancel_event must be a threading.Event (or asyncio.Event), got {cancel_event!r}."
+            )
+        self.cancel_event = cancel_event
+        self.node_timeout: dict[int, float] = {}
+        for i, fn in enumerate(self.tasks):
+            own = getattr(fn, "timeout", None)
+            if own is not None:
+                self.node_timeout[i] = _check_seconds(f"timeout of task {self.names[i]!r}", own)
+        if node_timeouts:
+            unknown = [name for name in node_timeouts if name not in index.position]
+            if unknown:
+                raise _unknown_names("node_timeouts given", unknown, self.names)
+            for name, seconds in node_timeouts.items():
+                self.node_timeout[index.position[name]] = _check_seconds(
+                    f"node_timeouts[{name!r}]", seconds
+                )
+
+        rank = priority_ranks(index, cost_list(index, costs))
+        listeners: list[object] = [callbacks]
+        if hooks is not None:
+            maker = getattr(hooks, "callbacks_for", None)
+            if maker is None:
+                raise ConfigurationError(f"hooks must be a HookRegistry, got {hooks!r}.")
+            listeners.append(maker(self.dag))
+        self.fanout = CallbackFanout(listeners)
+        self.trace = ExecutionTrace() if enable_tracing else None
+        #: does anybody need per-node notifications? (the drivers' fast path)
+        self.listening = self.fanout.node_events or self.trace is not None
+        self.sched = Scheduler(
+            index, rank, [fn is not None for fn in self.tasks], fail_fast=fail_fast,
+            record=self.listening,
+        )
+        self.values: list[Any] = [None] * n
+        self.errors: list[BaseException | None] = [None] * n
+        self.started: list[float | None] = [None] * n
+        self.finished: list[float | None] = [None] * n
+        self.workers: list[str | None] = [None] * n
+        self.worker_kind = worker_kind
+        self.t0 = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------
+    def begin(self) -> None:
+        self.t0 = time.perf_counter()
+        if self.trace is not None:
+            self.trace.record(TraceEventType.RUN_STARTED, None, 0.0)
+        CallbackFanout.call(self.fanout.run_start, self.dag)
+        # taskless roots were skipped while the scheduler was built
+        self.notify_events(self.sched.drain_events())
+
+    def cancel_event_set(self) -> bool:
+        ev = self.cancel_event
+        return ev is not None and bool(ev.is_set())  # type: ignore[attr-defined]
+
+    def expire(self, now: float) -> list[Transition]:
+        """The run's deadline passed; returns the transitions to notify."""
+        assert self.timeout is not None
+        for node in self.sched.expire(f"not started: the run's timeout of {self.timeout:g} s passed"):
+            self.errors[node] = NodeTimeoutError(self.names[node], self.timeout, whole_run=True)
+            self.finished[node] = now
+        return self.sched.drain_events()
+
+    def time_out_node(self, node: int, now: float) -> list[Transition]:
+        """A RUNNING node passed its own deadline; returns transitions to notify."""
+        self.sched.abandon(node, NodeStatus.TIMED_OUT, None)
+        self.errors[node] = NodeTimeoutError(self.names[node], self.node_timeout[node])
+        self.finished[node] = now
+        return self.sched.drain_events()
+
+    def abandon_running(self, reason: str, now: float) -> list[Transition]:
+        """Give up on every RUNNING node (a second interrupt)."""
+        for node, status in enumerate(self.sched.status):
+            if status is NodeStatus.RUNNING:
+                self.sched.abandon(node, NodeStatus.CANCELLED, reason)
+                self.finished[node] = now
+        return self.sched.drain_events()
+
+    def overdue(self, now: float) -> list[int]:
+        """RUNNING nodes whose own timeout has passed at ``now`` (perf_counter)."""
+        out = []
+        for node, seconds in self.node_timeout.items():
+            start = self.started[node]
+            if (
+                start is not None
+                and self.sched.status[node] is NodeStatus.RUNNING
+                and now - self.t0 - start >= seconds
+            ):
+                out.append(node)
+        return out
+
+    def next_node_deadline(self) -> float | None:
+        """The earliest perf_counter time at which a running node times out."""
+        best = None
+        for node, seconds in self.node_timeout.items():
+            start = self.started[node]
+            if start is not None and self.sched.status[node] is NodeStatus.RUNNING:
+                at = self.t0 + start + seconds
+                best = at if best is None or at < best else best
+        return best
+
+    # -- notifications -----------------------------------------------------------
+    def notify(self, node: int, status: NodeStatus) -> None:
+        """Tell callbacks and the trace that ``node`` reached ``status``."""
+        name = self.names[node]
+        fanout = self.fanout
+        if self.trace is not None:
+            at = self.started[node] if status is NodeStatus.RUNNING else self.finished[node]
+            if at is None:
+                at = time.perf_counter() - self.t0
+            detail = self.sched.reason[node]
+            if self.errors[node] is not None:
+                detail = f"{type(self.errors[node]).__name__}: {self.errors[node]}"
+            self.trace.record(
+                _TRACE_TYPE[status], name, at, worker=self.workers[node], detail=detail
+            )
+        if status is NodeStatus.RUNNING:
+            fanout.call(fanout.start, name)
+        elif status is NodeStatus.COMPLETED or status is NodeStatus.CACHE_HIT:
+            fanout.call(fanout.complete, name, self.values[node])
+        elif status is NodeStatus.FAILED:
+            fanout.call(fanout.error, name, self.errors[node])
+        elif status is NodeStatus.TIMED_OUT:
+            fanout.call(fanout.timeout, name, self.errors[node])
+        elif status is NodeStatus.SKIPPED:
+            fanout.call(fanout.skip, name)
+        elif status is NodeStatus.CANCELLED:
+            fanout.call(fanout.cancel, name)
+
+    def notify_events(self, events: list[Transition]) -> None:
+        for event in events:
+            self.notify(event.node, event.status)
+
+    def result(self) -> ExecutionResult:
+        total = time.perf_counter() - self.t0
+        result = ExecutionResult(
+            self.dag,
+            self.names,
+            list(self.sched.status),
+            values=self.values,
+            errors=self.errors,
+            started=self.started,
+            finished=self.finished,
+            workers=self.workers,
+            reasons=list(self.sched.reason),
+            total_duration_seconds=total,
+            trace=self.trace,
+        )
+        if self.trace is not None:
+            self.trace.record(TraceEventType.RUN_FINISHED, None, total)
+        CallbackFanout.call(self.fanout.run_end, result)
+        return result
+
+
+def interrupt_with(exc: BaseException, result: ExecutionResult) -> BaseException:
+    """Attach the partial result to an interrupt before it is re-raised."""
+    exc.result = result  # type: ignore[attr-defined]
+    return exc
+
+
+def thread_name() -> str:
+    return threading.current_thread().name

@@ -1,0 +1,346 @@
+"""``DAGExecutor``: the scheduler driven by a small set of worker threads.
+
+Design: one ``Condition`` guards the scheduler. Worker threads are started
+lazily, up to ``max_workers``, only when there is more ready work than busy
+threads. A worker takes the most urgent ready node, runs it with the lock
+released, then, holding the lock again, reports the outcome and takes its next
+node itself, so a chain costs no hand-off between threads. Idle workers sleep
+on the condition; a worker that publishes more ready nodes than it can take
+wakes one sleeper, which wakes the next if work remains.
+
+When callbacks are attached, a worker reports its node's outcome to them
+*before* it publishes the successors it made ready, so every listener sees
+``on_node_complete(a)`` before ``on_node_start(b)`` for an edge ``a -> b``.
+
+The calling thread only watches: it waits for the end of the run, waking
+every 20 ms while there is a deadline or cancel event to check, and turns
+Ctrl-C into a cancellation (a second Ctrl-C abandons the running tasks).
+Threads stuck past a deadline are daemon threads: they are left to finish on
+their own, and nothing they do afterwards reaches the result or a callback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dagron_nb.core.errors import ConfigurationError
+from dagron_nb.core.graph import DAG
+from dagron_nb.core.plan import cost_list
+from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.execution.run import Run, check_max_workers, default_workers, interrupt_with
+from dagron_nb.execution.scheduler import Transition
+
+_POLL = 0.02  # seconds between checks of cancel events and deadlines
+_IDLE_POLL = 0.25  # with nothing to check, only Ctrl-C needs the main thread awake
+_DRAIN_WAIT = 1.0  # how long a returning run waits for callbacks already in flight
+
+RUNNING = NodeStatus.RUNNING
+COMPLETED = NodeStatus.COMPLETED
+FAILED = NodeStatus.FAILED
+
+
+class DAGExecutor:
+    """Run a DAG's tasks on a pool of threads, dependencies first.
+
+    >>> import dagron_nb as dagron
+    >>> dag = dagron.DAG.builder().add_edge("a", "b").add_edge("a", "c").build()
+    >>> result = dagron.DAGExecutor(dag, max_workers=2).execute(
+    ...     {"a": lambda: 1, "b": lambda: 2, "c": lambda: 3}
+    ... )
+    >>> result.succeeded
+    3
+    """
+
+    def __init__(
+        self,
+        dag: DAG,
+        max_workers: int | None = None,
+        costs: Mapping[str, float] | None = None,
+        callbacks: object = None,
+        fail_fast: bool = True,
+        enable_tracing: bool = False,
+        hooks: object = None,
+    ) -> None:
+        if not isinstance(dag, DAG):
+            raise ConfigurationError(
+                f"DAGExecutor needs a dagron_nb DAG, got {type(dag).__name__}; "
+                "build one with DAG.builder()...build()."
+            )
+        self.dag = dag
+        self.max_workers = check_max_workers(max_workers, default=default_workers())
+        cost_list(dag.index(), costs)  # refuse bad costs now, not at execute()
+        self.costs = costs
+        self.callbacks = callbacks
+        self.fail_fast = fail_fast
+        self.enable_tracing = enable_tracing
+        self.hooks = hooks
+        #: the result of the last ``execute`` (also set when it was interrupted)
+        self.last_result: ExecutionResult | None = None
+
+    def execute(
+        self,
+        tasks: Mapping[str, Callable[[], Any] | None],
+        timeout: float | None = None,
+        cancel_event: threading.Event | None = None,
+        *,
+        node_timeouts: Mapping[str, float] | None = None,
+    ) -> ExecutionResult:
+        """Run ``tasks`` (node name -> callable taking no arguments).
+
+        Nodes without a task are SKIPPED with reason "no task" and do not hold
+        back their successors. ``timeout`` is one deadline for the whole run;
+        ``node_timeouts`` gives single nodes their own.
+        """
+        run = Run(
+            self.dag,
+            tasks,
+            costs=self.costs,
+            fail_fast=self.fail_fast,
+            callbacks=self.callbacks,
+            hooks=self.hooks,
+            enable_tracing=self.enable_tracing,
+            timeout=timeout,
+            cancel_event=cancel_event,
+            node_timeouts=node_timeouts,
+            worker_kind="thread",
+        )
+        driver = _ThreadDriver(run, self.max_workers or 1)
+        try:
+            result = driver.run()
+        except KeyboardInterrupt as exc:
+            self.last_result = driver.partial
+            raise interrupt_with(exc, driver.partial) from None  # type: ignore[arg-type]
+        self.last_result = result
+        return result
+
+
+class _ThreadDriver:
+    def __init__(self, run: Run, max_workers: int) -> None:
+        self.run_ = run
+        self.sched = run.sched
+        self.max_workers = max_workers
+        self.cond = threading.Condition(threading.Lock())
+        self.finished = threading.Event()
+        self.closed = False  # set at a deadline: workers must not touch state again
+        self.idle = 0
+        self.threads: list[threading.Thread] = []
+        self.current: list[int] = []  # node each worker runs now, -1 when none
+        self.live = 0  # workers that count towards max_workers
+        self.dispatching = 0  # workers currently calling callbacks with the lock released
+        self.crash: BaseException | None = None
+        self.partial: ExecutionResult | None = None
+
+    # -- the calling thread --------------------------------------------------------
+    def run(self) -> ExecutionResult:
+        run = self.run_
+        run.begin()
+        deadline = None if run.timeout is None else run.t0 + run.timeout
+        watching = run.cancel_event is not None or bool(run.node_timeout)
+        with self.cond:
+            self._check_done()
+            if not self.finished.is_set():
+                self._spawn()
+        interrupted: KeyboardInterrupt | None = None
+        while not self.finished.is_set():
+            try:
+                wait = _POLL if watching else _IDLE_POLL
+                if deadline is not None:
+                    wait = min(wait, max(0.0, deadline - time.perf_counter()))
+                if self.finished.wait(wait):
+                    break
+                self._watch(deadline)
+            except KeyboardInterrupt as exc:
+                if interrupted is None:
+                    interrupted = exc
+                    self._locked_notify(lambda: self._cancel("interrupted (KeyboardInterrupt)"))
+                else:  # a second Ctrl-C: stop waiting for the running tasks
+                    self._locked_notify(self._abandon)
+        if self.crash is not None:
+            raise self.crash
+        self._wait_for_dispatchers()
+        # Join the workers that are not stuck in an abandoned task.
+        for thread, node in zip(self.threads, self.current):
+            if node < 0 or self.run_.sched.status[node] is RUNNING:
+                thread.join(timeout=_DRAIN_WAIT)
+        result = run.result()
+        if interrupted is not None:
+            self.partial = result
+            raise interrupted
+        return result
+
+    def _watch(self, deadline: float | None) -> None:
+        run = self.run_
+        now = time.perf_counter()
+        if deadline is not None and now >= deadline:
+            self._locked_notify(lambda: self._expire(now))
+            return
+        if run.cancel_event_set():
+            self._locked_notify(lambda: self._cancel("cancelled: cancel_event was set"))
+        for node in run.overdue(now):
+            self._locked_notify(lambda node=node: self._time_out(node, now))
+
+    def _locked_notify(self, change: Callable[[], list[Transition]]) -> None:
+        """Apply a state change under the lock, then notify outside it."""
+        with self.cond:
+            events = change()
+            self._check_done()
+        self.run_.notify_events(events)
+
+    def _cancel(self, reason: str) -> list[Transition]:
+        self.sched.cancel(reason)
+        return self.sched.drain_events()
+
+    def _expire(self, now: float) -> list[Transition]:
+        self.closed = True
+        self.cond.notify_all()
+        return self.run_.expire(now - self.run_.t0)
+
+    def _abandon(self) -> list[Transition]:
+        self.closed = True
+        self.cond.notify_all()
+        return self.run_.abandon_running(
+            "interrupted twice (KeyboardInterrupt) while running",
+            time.perf_counter() - self.run_.t0,
+        )
+
+    def _time_out(self, node: int, now: float) -> list[Transition]:
+        if self.sched.status[node] is not RUNNING:
+            return []
+        events = self.run_.time_out_node(node, now - self.run_.t0)
+        events.insert(0, Transition(node, NodeStatus.TIMED_OUT))
+        # the stuck thread no longer counts; let another take its place
+        self.live -= 1
+        if self.sched.has_ready():
+            self._wake_or_spawn()
+        return events
+
+    def _check_done(self) -> None:
+        if self.sched.remaining == 0:
+            self.finished.set()
+            self.cond.notify_all()
+
+    def _wait_for_dispatchers(self) -> None:
+        """Let workers finish callbacks already under way, so none fire after return."""
+        with self.cond:
+            self.cond.wait_for(lambda: self.dispatching == 0, timeout=_DRAIN_WAIT)
+
+    # -- workers ---------------------------------------------------------------
+    def _spawn(self) -> None:
+        k = len(self.threads)
+        thread = threading.Thread(
+            target=self._worker, args=(k,), name=f"dagron-worker-{k}", daemon=True
+        )
+        self.threads.append(thread)
+        self.current.append(-1)
+        self.live += 1
+        thread.start()
+
+    def _wake_or_spawn(self) -> None:
+        if self.idle:
+            self.cond.notify()
+        elif self.live < self.max_workers:
+            self._spawn()
+
+    def _worker(self, k: int) -> None:
+        try:
+            self._work(k)
+        except BaseException as exc:  # a bug in dagron_nb: never hang the caller
+            with self.cond:
+                self.crash = exc
+                self.closed = True
+                self.finished.set()
+                self.cond.notify_all()
+
+    def _work(self, k: int) -> None:
+        run = self.run_
+        sched = self.sched
+        cond = self.cond
+        tasks = run.tasks
+        values, errors = run.values, run.errors
+        started, finished, workers = run.started, run.finished, run.workers
+        listening = run.listening
+        early = listening or bool(run.node_timeout)  # start times needed while running
+        current = self.current
+        checking_cancel = run.cancel_event is not None
+        t0 = run.t0
+        me = threading.current_thread().name
+        perf_counter = time.perf_counter
+        cond.acquire()
+        try:
+            while True:
+                # -- take the next node, or sleep until there is one ---------
+                while True:
+                    if self.closed or sched.remaining == 0:
+                        return
+                    if checking_cancel and run.cancel_event_set() and not sched.stopped:
+                        events = self._cancel("cancelled: cancel_event was set")
+                        self._check_done()
+                        if listening:
+                            self._dispatch_unlocked(events)
+                        continue
+                    node = sched.take()
+                    if node >= 0:
+                        break
+                    self.idle += 1
+                    cond.wait()
+                    self.idle -= 1
+                current[k] = node
+                if sched.has_ready():
+                    self._wake_or_spawn()
+                cond.release()
+                # -- run it, lock released ------------------------------------
+                try:
+                    if early:
+                        started[node] = perf_counter() - t0
+                        workers[node] = me
+                        if listening:
+                            run.notify(node, RUNNING)
+                    fn = tasks[node]
+                    start = perf_counter()
+                    if early:
+                        started[node] = start - t0
+                    try:
+                        values[node] = fn()  # type: ignore[misc]
+                        status = COMPLETED
+                    except BaseException as exc:  # the task's failure is its result
+                        errors[node] = exc
+                        status = FAILED
+                    end = perf_counter()
+                finally:
+                    cond.acquire()
+                # -- report it ------------------------------------------------
+                if sched.status[node] is not RUNNING:
+                    # abandoned at a deadline: the result no longer wants it
+                    values[node] = None
+                    errors[node] = None
+                    return
+                current[k] = -1
+                started[node] = start - t0
+                finished[node] = end - t0
+                workers[node] = me
+                ready = sched.finish(node, status)
+                if listening:
+                    events = sched.drain_events()
+                    events.insert(0, Transition(node, status))
+                    self._dispatch_unlocked(events)
+                    if sched.status[node] is not status:  # pragma: no cover - defensive
+                        return
+                sched.push(ready)
+                self._check_done()
+        finally:
+            cond.release()
+
+    def _dispatch_unlocked(self, events: list[Transition]) -> None:
+        """Fire callbacks for ``events`` with the lock released (caller holds it)."""
+        self.dispatching += 1
+        self.cond.release()
+        try:
+            self.run_.notify_events(events)
+        finally:
+            self.cond.acquire()
+            self.dispatching -= 1
+            if self.dispatching == 0 and (self.closed or self.finished.is_set()):
+                self.cond.notify_all()
