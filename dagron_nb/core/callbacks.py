@@ -196,7 +196,9 @@ class HookRegistry:
             try:
                 handler(context)
             except Exception:
-                logger.exception("hook %r raised on %s; the run goes on", handler, context.event.name)
+                logger.exception(
+                    "hook %r raised on %s; the run goes on", handler, context.event.name
+                )
 
     def callbacks_for(self, dag: DAG) -> _HookCallbacks:
         """A callbacks object that turns run events into hook calls."""

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from dagron_nb.core.errors import InvalidTransitionError
 
 if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
-    from exceptiongroup import ExceptionGroup
+    from exceptiongroup import ExceptionGroup  # type: ignore[import-not-found,unused-ignore]
 
 if TYPE_CHECKING:
     from dagron_nb.core.graph import DAG
@@ -215,8 +215,7 @@ class ExecutionResult:
             return self.node_results[name]
         except KeyError:
             raise KeyError(
-                f"no node {name!r} in this result; its nodes are "
-                f"{_preview(self.names)}"
+                f"no node {name!r} in this result; its nodes are {_preview(self.names)}"
             ) from None
 
     def __contains__(self, name: object) -> bool:
@@ -230,9 +229,7 @@ class ExecutionResult:
 
     def outputs(self) -> dict[str, Any]:
         """``{name: return value}`` of the nodes that COMPLETED or hit the cache."""
-        return {
-            n: v for n, s, v in zip(self.names, self.statuses, self.values) if s.is_success
-        }
+        return {n: v for n, s, v in zip(self.names, self.statuses, self.values) if s.is_success}
 
     def raise_for_failures(self) -> None:
         """Raise an ``ExceptionGroup`` of every FAILED / TIMED_OUT node's error.
@@ -240,9 +237,15 @@ class ExecutionResult:
         Does nothing when no node failed; scripts and CI call it to turn a
         failed run into an exception.
         """
-        errors = [e for s, e in zip(self.statuses, self.errors) if e is not None and not s.is_success]
+        errors = [
+            e for s, e in zip(self.statuses, self.errors) if e is not None and not s.is_success
+        ]
         if errors:
-            names = [n for n, s, e in zip(self.names, self.statuses, self.errors) if e is not None and not s.is_success]
+            names = [
+                n
+                for n, s, e in zip(self.names, self.statuses, self.errors)
+                if e is not None and not s.is_success
+            ]
             raise ExceptionGroup(
                 f"{len(errors)} node(s) failed: {_preview(names)}",
                 [e if isinstance(e, Exception) else RuntimeError(repr(e)) for e in errors],
@@ -251,9 +254,8 @@ class ExecutionResult:
     def summary(self) -> str:
         """One line: counts by status and the wall-clock time."""
         parts = [f"{self.counts[s]} {s.value}" for s in NodeStatus if self.counts[s]]
-        return (
-            f"{len(self.names)} nodes in {self.total_duration_seconds:.3f}s: "
-            + (", ".join(parts) or "nothing to run")
+        return f"{len(self.names)} nodes in {self.total_duration_seconds:.3f}s: " + (
+            ", ".join(parts) or "nothing to run"
         )
 
     def __repr__(self) -> str:

@@ -43,9 +43,9 @@ def is_async_callable(fn: object) -> bool:
         fn = fn.func
     if getattr(fn, "is_async", False) is True:
         return True
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)
-    )
+    # an object whose __call__ is a coroutine function
+    call = type(fn).__call__ if not inspect.isroutine(fn) else None
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
 
 
 class AsyncDAGExecutor:
@@ -55,7 +55,8 @@ class AsyncDAGExecutor:
     >>> dag = dagron.DAG.builder().add_edge("fetch", "store").build()
     >>> async def fetch(): return 1
     >>> async def store(): return 2
-    >>> asyncio.run(dagron.AsyncDAGExecutor(dag).execute({"fetch": fetch, "store": store})).succeeded
+    >>> run = dagron.AsyncDAGExecutor(dag).execute({"fetch": fetch, "store": store})
+    >>> asyncio.run(run).succeeded
     2
     """
 

@@ -140,7 +140,11 @@ class Pipeline:
         bound: dict[str, Callable[[], Any]] = {}
         for t in self.tasks.values():
             deps = [p.name for p in t.parameters if p.name in self.tasks]
-            fixed = {p.name: given[p.name] for p in t.parameters if p.name not in self.tasks and p.name in given}
+            fixed = {
+                p.name: given[p.name]
+                for p in t.parameters
+                if p.name not in self.tasks and p.name in given
+            }
             bound[t.name] = _bind_one(t, deps, fixed, values)
         return bound
 

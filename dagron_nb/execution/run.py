@@ -53,10 +53,14 @@ def default_workers() -> int:
 
 
 def _check_seconds(what: str, value: object) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or math.isnan(value) or value <= 0:  # type: ignore[arg-type]
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or math.isnan(value)
+        or value <= 0
+    ):
         raise ConfigurationError(f"{what} must be a number of seconds > 0, got {value!r}.")
-    return float(value)  # type: ignore[arg-type]
+    return float(value)
 
 
 def _unknown_names(kind: str, unknown: list[str], names: list[str]) -> ConfigurationError:
@@ -143,7 +147,10 @@ class Run:
         #: does anybody need per-node notifications? (the drivers' fast path)
         self.listening = self.fanout.node_events or self.trace is not None
         self.sched = Scheduler(
-            index, rank, [fn is not None for fn in self.tasks], fail_fast=fail_fast,
+            index,
+            rank,
+            [fn is not None for fn in self.tasks],
+            fail_fast=fail_fast,
             record=self.listening,
         )
         self.values: list[Any] = [None] * n
@@ -170,7 +177,9 @@ class Run:
     def expire(self, now: float) -> list[Transition]:
         """The run's deadline passed; returns the transitions to notify."""
         assert self.timeout is not None
-        for node in self.sched.expire(f"not started: the run's timeout of {self.timeout:g} s passed"):
+        for node in self.sched.expire(
+            f"not started: the run's timeout of {self.timeout:g} s passed"
+        ):
             self.errors[node] = NodeTimeoutError(self.names[node], self.timeout, whole_run=True)
             self.finished[node] = now
         return self.sched.drain_events()

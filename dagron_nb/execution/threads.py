@@ -21,6 +21,7 @@ their own, and nothing they do afterwards reaches the result or a callback.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -180,7 +181,7 @@ class _ThreadDriver:
         if run.cancel_event_set():
             self._locked_notify(lambda: self._cancel("cancelled: cancel_event was set"))
         for node in run.overdue(now):
-            self._locked_notify(lambda node=node: self._time_out(node, now))
+            self._locked_notify(functools.partial(self._time_out, node, now))
 
     def _locked_notify(self, change: Callable[[], list[Transition]]) -> None:
         """Apply a state change under the lock, then notify outside it."""
