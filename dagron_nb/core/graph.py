@@ -333,7 +333,9 @@ def _find_cycle(pred: list[list[int]], indegree: list[int]) -> list[int]:
 
     Each left-over node still has a left-over predecessor (that is why its
     indegree never reached zero), so walking backwards from any of them must
-    repeat a node; the stretch between the repeats, reversed, is a cycle.
+    repeat a node; the stretch between the repeats, reversed, is a cycle. It is
+    rotated to start at its earliest-inserted node, so the message reads the
+    way the user wrote the graph (``'a' -> 'b' -> 'a'``).
     """
     left = {i for i, d in enumerate(indegree) if d > 0}
     seen: dict[int, int] = {}
@@ -344,6 +346,8 @@ def _find_cycle(pred: list[list[int]], indegree: list[int]) -> list[int]:
         walk.append(node)
         node = next(p for p in pred[node] if p in left)
     cycle = walk[seen[node] :][::-1]
+    first = cycle.index(min(cycle))
+    cycle = cycle[first:] + cycle[:first]
     return [*cycle, cycle[0]]
 
 
