@@ -1,0 +1,375 @@
+"""DAG and DAGBuilder: construction, errors, queries, payload/metadata, snapshots, scale."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from dagron_nb import (
+    DAG,
+    CycleError,
+    DAGBuilder,
+    DagronError,
+    DuplicateNodeError,
+    GraphError,
+    InvalidNodeNameError,
+    NodeNotFoundError,
+)
+
+
+def diamond() -> DAG:
+    return (
+        DAG.builder()
+        .add_edge("a", "b")
+        .add_edge("a", "c")
+        .add_edge("b", "d")
+        .add_edge("c", "d")
+        .build()
+    )
+
+
+# -- the mutable DAG --------------------------------------------------------------------
+def test_mutable_dag_is_built_step_by_step_and_chains() -> None:
+    dag = DAG()
+    assert dag.add_node("a") is dag
+    assert dag.add_nodes(["b", "c"]) is dag
+    assert dag.add_edge("a", "b") is dag
+    assert dag.add_edges([("a", "c"), ("b", "c")]) is dag
+    assert dag.nodes() == ["a", "b", "c"]
+    assert dag.edges() == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert (dag.node_count(), dag.edge_count(), len(dag)) == (3, 3, 3)
+    assert repr(dag) == "DAG(nodes=3, edges=3)"
+
+
+def test_adding_an_existing_edge_again_changes_nothing() -> None:
+    dag = DAG().add_nodes(["a", "b"]).add_edge("a", "b").add_edge("a", "b")
+    assert dag.edge_count() == 1
+    assert dag.edges() == [("a", "b")]
+
+
+def test_mutable_duplicate_node_raises() -> None:
+    dag = DAG().add_node("a")
+    with pytest.raises(DuplicateNodeError, match=r"node 'a' already exists") as info:
+        dag.add_node("a")
+    assert info.value.name == "a"
+    assert isinstance(info.value, GraphError)
+    assert isinstance(info.value, ValueError)
+    assert dag.node_count() == 1
+
+
+@pytest.mark.parametrize(("source", "target", "missing"), [("a", "zz", "zz"), ("zz", "a", "zz")])
+def test_mutable_edge_to_unknown_node_raises(source: str, target: str, missing: str) -> None:
+    dag = DAG().add_node("a")
+    with pytest.raises(NodeNotFoundError, match=rf"node '{missing}' is not in the DAG") as info:
+        dag.add_edge(source, target)
+    assert info.value.name == missing
+    assert "add_node()" in str(info.value)
+    assert isinstance(info.value, KeyError)
+    assert dag.edge_count() == 0
+    assert dag.nodes() == ["a"]
+
+
+def test_mutable_cycle_is_refused_named_and_leaves_the_dag_unchanged() -> None:
+    dag = DAG().add_nodes(["a", "b", "c"]).add_edge("a", "b").add_edge("b", "c")
+    before = (dag.nodes(), dag.edges(), dag.topological_sort())
+    with pytest.raises(CycleError, match=r"'c' -> 'a' -> 'b' -> 'c'") as info:
+        dag.add_edge("c", "a")
+    assert info.value.cycle == ["c", "a", "b", "c"]
+    assert "the DAG is unchanged" in str(info.value)
+    assert (dag.nodes(), dag.edges(), dag.topological_sort()) == before
+    assert not dag.has_edge("c", "a")
+    # the DAG is still usable afterwards
+    dag.add_edge("a", "c")
+    assert dag.edge_count() == 3
+
+
+def test_two_node_cycle_message() -> None:
+    dag = DAG().add_nodes(["a", "b"]).add_edge("a", "b")
+    with pytest.raises(CycleError, match=r"the graph has a cycle: 'b' -> 'a' -> 'b'"):
+        dag.add_edge("b", "a")
+    assert dag.edges() == [("a", "b")]
+
+
+def test_self_loop_is_a_cycle() -> None:
+    dag = DAG().add_node("a")
+    with pytest.raises(CycleError, match=r"(?s)'a' -> 'a'.*cannot depend on itself"):
+        dag.add_edge("a", "a")
+    assert dag.edge_count() == 0
+    with pytest.raises(CycleError, match=r"'x' -> 'x'"):
+        DAG.builder().add_edge("x", "x")
+
+
+@pytest.mark.parametrize("bad", [None, 1, 2.5, b"a", ("a",), ""])
+def test_invalid_node_names_are_refused_everywhere(bad: object) -> None:
+    pattern = r"node names must be non-empty strings, got "
+    with pytest.raises(InvalidNodeNameError, match=pattern):
+        DAG().add_node(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidNodeNameError, match=pattern):
+        DAG().add_nodes(["ok", bad])  # type: ignore[list-item]
+    with pytest.raises(InvalidNodeNameError, match=pattern):
+        DAG().add_node("ok").add_edge("ok", bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidNodeNameError, match=pattern):
+        DAG.builder().add_node(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidNodeNameError, match=pattern):
+        DAG.builder().add_edge(bad, "ok")  # type: ignore[arg-type]
+    with pytest.raises(InvalidNodeNameError, match=pattern):
+        DAG.builder().add_edges([("ok", bad)])  # type: ignore[list-item]
+
+
+def test_invalid_name_error_is_both_a_graph_and_type_error() -> None:
+    with pytest.raises(InvalidNodeNameError) as info:
+        DAG().add_node("")
+    assert isinstance(info.value, GraphError)
+    assert isinstance(info.value, TypeError)
+    assert isinstance(info.value, DagronError)
+    assert "''" in str(info.value)
+    assert "(str)" in str(info.value)
+
+
+# -- the builder ------------------------------------------------------------------------
+def test_builder_creates_nodes_named_by_edges_in_first_seen_order() -> None:
+    dag = DAGBuilder().add_edge("x", "y").add_node("w").add_edge("y", "z").build()
+    assert dag.nodes() == ["x", "y", "w", "z"]
+    assert dag.edges() == [("x", "y"), ("y", "z")]
+
+
+def test_builder_explicit_node_after_edge_is_allowed_and_keeps_payload() -> None:
+    dag = DAG.builder().add_edge("a", "b").add_node("a", payload=7, metadata={"k": 1}).build()
+    assert dag.nodes() == ["a", "b"]
+    assert dag.get_payload("a") == 7
+    assert dag.get_metadata("a") == {"k": 1}
+
+
+def test_builder_duplicate_explicit_node_raises() -> None:
+    builder = DAG.builder().add_node("a")
+    with pytest.raises(DuplicateNodeError, match=r"node 'a' already exists"):
+        builder.add_node("a")
+    with pytest.raises(DuplicateNodeError, match=r"node 'b' already exists"):
+        DAG.builder().add_nodes(["b", "c", "b"])
+
+
+def test_builder_duplicate_edge_is_kept_once() -> None:
+    dag = DAG.builder().add_edges([("a", "b"), ("a", "b")]).build()
+    assert dag.edge_count() == 1
+
+
+def test_builder_cycle_raises_at_build_naming_the_cycle() -> None:
+    builder = DAG.builder().add_edge("a", "b").add_edge("b", "a")
+    with pytest.raises(CycleError, match=r"the graph has a cycle: 'a' -> 'b' -> 'a'") as info:
+        builder.build()
+    assert info.value.cycle == ["a", "b", "a"]
+
+
+def test_builder_cycle_deep_inside_a_larger_graph_names_only_the_cycle() -> None:
+    builder = (
+        DAG.builder()
+        .add_edges([("root", "p"), ("p", "q"), ("q", "r"), ("r", "p"), ("r", "leaf")])
+        .add_edge("root", "other")
+    )
+    with pytest.raises(CycleError) as info:
+        builder.build()
+    cycle = info.value.cycle
+    assert cycle[0] == cycle[-1]
+    assert sorted(cycle[:-1]) == ["p", "q", "r"]
+    # each step of the reported cycle is a real edge
+    edges = {("root", "p"), ("p", "q"), ("q", "r"), ("r", "p"), ("r", "leaf")}
+    assert all((u, v) in edges for u, v in itertools.pairwise(cycle))
+    assert "'p' -> 'q' -> 'r' -> 'p'" in str(info.value)
+
+
+def test_builder_is_fluent_and_can_build_twice_independently() -> None:
+    builder = DAG.builder().add_node("a", metadata={"k": 1}).add_edge("a", "b")
+    first = builder.build()
+    second = builder.build()
+    first.add_node("c")
+    assert second.nodes() == ["a", "b"]
+    assert second.get_metadata("a") == {"k": 1}
+
+
+# -- queries ----------------------------------------------------------------------------
+def test_queries_on_a_diamond() -> None:
+    dag = diamond()
+    assert dag.has_node("a")
+    assert not dag.has_node("z")
+    assert "a" in dag
+    assert "z" not in dag
+    assert list(dag) == ["a", "b", "c", "d"]
+    assert dag.has_edge("a", "b")
+    assert not dag.has_edge("b", "a")
+    assert not dag.has_edge("z", "a")
+    assert dag.predecessors("d") == ["b", "c"]
+    assert dag.successors("a") == ["b", "c"]
+    assert dag.predecessors("a") == []
+    assert dag.ancestors("d") == {"a", "b", "c"}
+    assert dag.ancestors("a") == set()
+    assert dag.descendants("a") == {"b", "c", "d"}
+    assert dag.descendants("d") == set()
+    assert dag.roots() == ["a"]
+    assert dag.leaves() == ["d"]
+    assert dag.topological_sort() == ["a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize(
+    "query", ["predecessors", "successors", "ancestors", "descendants", "get_payload"]
+)
+def test_queries_on_unknown_nodes_raise(query: str) -> None:
+    with pytest.raises(NodeNotFoundError, match=r"node 'nope' is not in the DAG"):
+        getattr(diamond(), query)("nope")
+
+
+def test_topological_sort_keeps_insertion_order_among_independent_nodes() -> None:
+    dag = DAG().add_nodes(["z", "y", "x", "w"]).add_edge("x", "y")
+    order = dag.topological_sort()
+    assert order == ["z", "x", "w", "y"]
+    for u, v in dag.edges():
+        assert order.index(u) < order.index(v)
+
+
+def test_roots_and_leaves_include_isolated_nodes() -> None:
+    dag = DAG().add_nodes(["lonely", "a", "b"]).add_edge("a", "b")
+    assert dag.roots() == ["lonely", "a"]
+    assert dag.leaves() == ["lonely", "b"]
+
+
+def test_empty_dag() -> None:
+    dag = DAG()
+    assert dag.node_count() == 0
+    assert dag.edges() == []
+    assert dag.topological_sort() == []
+    assert dag.execution_plan() == []
+    assert dag.critical_path() == []
+    assert DAG.builder().build().node_count() == 0
+
+
+def test_remove_edge_and_node() -> None:
+    dag = diamond()
+    dag.remove_edge("a", "b")
+    assert not dag.has_edge("a", "b")
+    assert dag.edge_count() == 3
+    dag.remove_node("c")
+    assert dag.nodes() == ["a", "b", "d"]
+    assert dag.edges() == [("b", "d")]
+    assert dag.edge_count() == 1
+    with pytest.raises(NodeNotFoundError, match=r"no such edge"):
+        dag.remove_edge("a", "b")
+    with pytest.raises(NodeNotFoundError, match=r"node 'c' is not in the DAG"):
+        dag.remove_node("c")
+
+
+# -- payload and metadata ---------------------------------------------------------------
+def test_payload_and_metadata() -> None:
+    sentinel = object()
+    dag = DAG().add_node("a", payload=sentinel, metadata={"owner": "me", "n": 1}).add_node("b")
+    assert dag.get_payload("a") is sentinel
+    assert dag.get_payload("b") is None
+    assert dag.get_metadata("a") == {"owner": "me", "n": 1}
+    assert dag.get_metadata("b") == {}
+    # the caller gets a copy: editing it does not edit the DAG
+    dag.get_metadata("a")["owner"] = "you"
+    assert dag.get_metadata("a")["owner"] == "me"
+    with pytest.raises(NodeNotFoundError):
+        dag.get_metadata("zz")
+
+
+def test_metadata_passed_in_is_copied() -> None:
+    meta = {"k": 1}
+    dag = DAG().add_node("a", metadata=meta)
+    meta["k"] = 2
+    assert dag.get_metadata("a") == {"k": 1}
+
+
+def test_remove_node_drops_payload_and_metadata() -> None:
+    dag = DAG().add_node("a", payload=1, metadata={"k": 1}).remove_node("a").add_node("a")
+    assert dag.get_payload("a") is None
+    assert dag.get_metadata("a") == {}
+
+
+# -- snapshots --------------------------------------------------------------------------
+def test_snapshot_is_frozen_cached_and_refreshed_after_a_change() -> None:
+    dag = diamond()
+    snap = dag.snapshot()
+    assert snap.frozen
+    assert not dag.frozen
+    assert snap is dag.snapshot()  # cached while nothing changes
+    assert snap.snapshot() is snap
+    for change in (
+        lambda: snap.add_node("e"),
+        lambda: snap.add_edge("b", "c"),
+        lambda: snap.remove_node("a"),
+        lambda: snap.remove_edge("a", "b"),
+    ):
+        with pytest.raises(GraphError, match=r"snapshot taken for a run and cannot change"):
+            change()
+    assert snap.nodes() == ["a", "b", "c", "d"]
+    assert snap.edge_count() == 4
+    dag.add_node("e")
+    fresh = dag.snapshot()
+    assert fresh is not snap
+    assert fresh.nodes() == ["a", "b", "c", "d", "e"]
+    assert snap.nodes() == ["a", "b", "c", "d"]
+
+
+def test_snapshot_is_independent_of_later_changes_to_payload_and_metadata() -> None:
+    dag = DAG().add_node("a", metadata={"k": 1})
+    snap = dag.snapshot()
+    dag.remove_node("a").add_node("a", metadata={"k": 2})
+    assert snap.get_metadata("a") == {"k": 1}
+
+
+def test_copy_of_a_snapshot_is_editable() -> None:
+    snap = diamond().snapshot()
+    editable = snap.copy()
+    assert not editable.frozen
+    editable.add_edge("b", "c")
+    assert editable.edge_count() == 5
+    assert snap.edge_count() == 4
+
+
+def test_index_matches_the_graph_and_is_cached() -> None:
+    dag = diamond()
+    index = dag.index()
+    assert index is dag.index()
+    assert index.names == ["a", "b", "c", "d"]
+    assert index.position == {"a": 0, "b": 1, "c": 2, "d": 3}
+    assert index.succ == [[1, 2], [3], [3], []]
+    assert index.pred == [[], [0], [0], [1, 2]]
+    assert index.topo == [0, 1, 2, 3]
+    dag.add_node("e")
+    assert dag.index() is not index
+
+
+# -- scale: iterative algorithms --------------------------------------------------------
+N = 100_000
+
+
+def test_100k_chain_without_recursion_errors() -> None:
+    names = [f"n{i}" for i in range(N)]
+    dag = DAG.builder().add_edges(itertools.pairwise(names)).build()
+    assert dag.topological_sort() == names
+    assert len(dag.ancestors(names[-1])) == N - 1
+    assert len(dag.descendants(names[0])) == N - 1
+    assert dag.critical_path() == names
+    plan = dag.execution_plan()
+    assert len(plan) == N
+    assert plan[-1].level == N - 1
+
+
+def test_100k_chain_built_step_by_step_checks_cycles_iteratively() -> None:
+    names = [f"n{i}" for i in range(N)]
+    dag = DAG().add_nodes(names)
+    dag.add_edges(itertools.pairwise(names))
+    # closing the cycle needs a search along the whole chain
+    with pytest.raises(CycleError) as info:
+        dag.add_edge(names[-1], names[0])
+    assert len(info.value.cycle) == N + 1
+    assert dag.edge_count() == N - 1
+
+
+def test_100k_cycle_found_by_the_builder() -> None:
+    names = [f"n{i}" for i in range(N)]
+    builder = DAG.builder().add_edges(itertools.pairwise(names)).add_edge(names[-1], names[0])
+    with pytest.raises(CycleError) as info:
+        builder.build()
+    assert len(info.value.cycle) == N + 1
+    assert info.value.cycle[0] == info.value.cycle[-1]
