@@ -1,0 +1,526 @@
+"""The ``%%dagron`` cell magic and the ``%dagron plan|show`` line magic.
+
+``%%dagron`` turns a notebook cell into a pipeline run: it executes the cell in
+the notebook's namespace, reads the cell's syntax tree to learn which top-level
+functions the cell defined (in definition order; names starting with ``_`` are
+helpers, not tasks), and runs them as a ``Pipeline``: a parameter named like
+another task is an edge, any other parameter without a default takes the value
+of the notebook variable of that name. The live widget is shown above, a
+compact summary below (one traceback for a failure, user frames only), and the
+``ExecutionResult`` is stored in ``_dagron_result`` (or ``-o NAME``), also when
+the run is interrupted. Cells with ``async def`` tasks, or ``--async``, run on
+the asyncio executor; inside a notebook, whose event loop is already running,
+``nest_asyncio`` lets the run use that very loop. ``%dagron plan X`` gives the
+plan table of a DAG / Pipeline / result and ``%dagron show X [RESULT]`` its
+static picture, coloured by the result's statuses.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import keyword
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+import dagron_nb
+from dagron_nb.core.errors import DagronError
+from dagron_nb.core.extras import optional_import
+from dagron_nb.core.graph import DAG
+from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.execution.pipeline import Pipeline
+
+#: where ``%%dagron`` stores the ExecutionResult unless ``-o NAME`` says otherwise
+DEFAULT_RESULT_VAR = "_dagron_result"
+
+# Frames from these places are the machinery that ran a task, not the user's
+# code; a failure's traceback leaves them out.
+_MACHINERY = (
+    *(
+        os.path.dirname(mod.__file__ or "") + os.sep
+        for mod in (dagron_nb, asyncio, sys.modules["concurrent.futures"])
+    ),
+    sys.modules["threading"].__file__ or "threading.py",
+)
+
+_FAILED = (NodeStatus.FAILED, NodeStatus.TIMED_OUT)
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """Register the magics; ``%load_ext dagron_nb`` calls this."""
+    ipython.register_magics(DagronMagics)
+
+
+@magics_class
+class DagronMagics(Magics):
+    """The ``%%dagron`` and ``%dagron`` magics.
+
+    >>> from IPython.testing.globalipapp import get_ipython
+    >>> shell = get_ipython()
+    >>> shell.run_line_magic("load_ext", "dagron_nb")
+    >>> cell = "def a(): return 1\\ndef b(a): return a + 1"
+    >>> shell.run_cell_magic("dagron", "--no-live -o r", cell)  # doctest: +ELLIPSIS
+    2 nodes in ...s: 2 completed -> r
+    >>> shell.user_ns["r"]["b"].result
+    2
+    """
+
+    @magic_arguments(name="%dagron")
+    @argument("-w", "--workers", type=int, metavar="N", help="run at most N tasks at once")
+    @argument("-t", "--timeout", type=float, metavar="S", help="stop the whole run after S s")
+    @argument(
+        "--best-effort",
+        action="store_true",
+        help="after a failure keep running the independent branches (fail_fast=False)",
+    )
+    @argument(
+        "--async",
+        dest="use_async",
+        action="store_true",
+        help="use the asyncio executor (automatic when the cell defines async def tasks)",
+    )
+    @argument("--plan", action="store_true", help="show the graph and plan table, do not run")
+    @argument("--no-live", action="store_true", help="no live widget, only the summary")
+    @argument(
+        "-o",
+        "--output",
+        default=DEFAULT_RESULT_VAR,
+        metavar="NAME",
+        help=f"variable that receives the ExecutionResult (default {DEFAULT_RESULT_VAR})",
+    )
+    @argument("-n", "--name", metavar="TITLE", help="name of the pipeline, shown as title")
+    @argument(
+        "--callbacks",
+        metavar="VAR",
+        help="a notebook variable holding more callbacks objects (or a list) for the run",
+    )
+    @cell_magic("dagron")  # type: ignore[arg-type]  # IPython types it for functions
+    def dagron_cell(self, line: str, cell: str) -> None:
+        """Run the functions this cell defines as a pipeline, in parallel.
+
+        Each top-level ``def`` / ``async def`` of the cell is a task (names
+        starting with ``_`` are helpers). A parameter named like another task
+        receives its return value; any other parameter without a default is
+        taken from the notebook variable of the same name.
+        """
+        args = _parse(self.dagron_cell, line)
+        if args.workers is not None and args.workers < 1:
+            raise UsageError(f"-w/--workers must be at least 1, got {args.workers}.")
+        if args.timeout is not None and not args.timeout > 0:
+            raise UsageError(f"-t/--timeout must be a number of seconds > 0, got {args.timeout}.")
+        if not args.output.isidentifier() or keyword.iskeyword(args.output):
+            raise UsageError(f"-o needs a Python variable name, got {args.output!r}.")
+        extra = self._value(args.callbacks, "--callbacks") if args.callbacks else None
+
+        ns = self.ip.user_ns
+        names = self._run_source(cell)
+        tasks = [ns[n] for n in names if not n.startswith("_") and callable(ns.get(n))]
+        if not tasks:
+            raise UsageError(
+                "this cell defines no top-level functions, so %%dagron has nothing to run. "
+                "Write each step as a function (def or async def); parameters named like "
+                "other functions of the cell receive their results."
+            )
+        try:
+            pipeline = Pipeline(tasks, args.name or "%%dagron")
+        except DagronError as exc:
+            raise UsageError(str(exc)) from None
+        inputs, missing = _inputs(pipeline, ns)
+        if args.plan:
+            self._show_plan(pipeline, inputs, missing)
+            return
+        if missing:
+            raise UsageError(
+                "cannot resolve parameter(s) " + ", ".join(missing) + ": each parameter must "
+                "name a function of this cell, a variable defined in the notebook, or have a "
+                "default. Define the variable in an earlier cell, or add the function."
+            )
+        use_async = args.use_async or any(t.is_async for t in pipeline.tasks.values())
+        keeper = _ResultKeeper()
+        listeners: list[object] = [keeper]
+        if not args.no_live:
+            from dagron_nb.notebook.live import LiveDAG
+
+            live = LiveDAG(pipeline.dag, title=pipeline.name)
+            live.show()
+            listeners.append(live)
+        if extra is not None:
+            listeners.append(extra)
+        options: dict[str, Any] = {
+            "max_workers": args.workers,
+            "callbacks": listeners,
+            "fail_fast": not args.best_effort,
+            "timeout": args.timeout,
+        }
+        try:
+            if use_async:
+                _run_coroutine(lambda: pipeline.execute_async(inputs, **options))
+            else:
+                pipeline.execute(inputs, **options)
+        except KeyboardInterrupt:
+            # The executor has cancelled what had not started and waited for
+            # the running tasks; keep what it got, then let the interrupt stop
+            # the notebook's queue of cells as an interrupt should.
+            if keeper.result is None:
+                raise
+            ns[args.output] = keeper.result
+            _report(keeper.result, args.output)
+            raise KeyboardInterrupt(
+                f"the run was interrupted; the partial result is in {args.output}"
+            ) from None
+        assert keeper.result is not None
+        ns[args.output] = keeper.result
+        _report(keeper.result, args.output)
+
+    @magic_arguments(name="dagron")
+    @argument("command", choices=["plan", "show"], help="what to do with TARGET")
+    @argument("target", help="a DAG, Pipeline or ExecutionResult (name or expression)")
+    @argument(
+        "result",
+        nargs="?",
+        help="show: an ExecutionResult whose statuses colour the DAG's picture",
+    )
+    @argument("-c", "--costs", metavar="VAR", help="plan: a dict of node name -> cost")
+    @line_magic("dagron")  # type: ignore[arg-type]  # IPython types it for functions
+    def dagron_line(self, line: str) -> object:
+        """Plan table or static picture of a DAG, Pipeline or ExecutionResult.
+
+        ``%dagron plan X [-c COSTS]`` returns the plan table (level, node, cost,
+        bottom level, ...); ``%dagron show X [RESULT]`` returns the picture,
+        coloured by RESULT's statuses (or by X's, if X is a result).
+        """
+        args = _parse(self.dagron_line, line)
+        target = self._value(args.target, "target")
+        if not isinstance(target, (DAG, Pipeline, ExecutionResult)):
+            raise UsageError(
+                f"{args.target} is a {type(target).__name__}, not a DAG, Pipeline or "
+                f"ExecutionResult. {self._known()}"
+            )
+        dag = target if isinstance(target, DAG) else target.dag
+        if args.command == "plan":
+            if args.result is not None:
+                raise UsageError(f"plan takes one target, got also {args.result!r}.")
+            costs = self._value(args.costs, "--costs") if args.costs else None
+            try:
+                return plan_table(dag, costs)
+            except DagronError as exc:
+                raise UsageError(str(exc)) from None
+        if args.costs is not None:
+            raise UsageError("-c/--costs belongs to plan; show draws the DAG as it is.")
+        result = target if isinstance(target, ExecutionResult) else None
+        if args.result is not None:
+            result = self._value(args.result, "result")
+            if not isinstance(result, ExecutionResult):
+                raise UsageError(
+                    f"{args.result} is a {type(result).__name__}, not an ExecutionResult. "
+                    f"{self._known()}"
+                )
+        if result is None:
+            return Picture(dag)
+        from dagron_nb.notebook.render import result_tooltips
+
+        return Picture(dag, _statuses(dag, result), tooltips=result_tooltips(result))
+
+    # -- helpers -----------------------------------------------------------------
+    @property
+    def ip(self) -> Any:
+        """The shell: always set once the magics are registered (IPython types it Optional)."""
+        return self.shell
+
+    def _run_source(self, cell: str) -> list[str]:
+        """Execute ``cell`` in the user namespace; the top-level functions it defines."""
+        shell = self.ip
+        source = shell.transform_cell(cell)
+        # The source is cached under a cell name so that tracebacks of the
+        # tasks show the lines of this cell.
+        filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+        tree: ast.Module = shell.compile.ast_parse(source, filename=filename)
+        defined = [
+            node.name
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        ]
+        code = shell.compile(tree, filename, "exec")
+        exec(code, shell.user_global_ns, shell.user_ns)
+        return list(dict.fromkeys(defined))
+
+    def _value(self, text: str, what: str) -> Any:
+        """The value of a variable name or expression typed in the magic's line."""
+        ns = self.ip.user_ns
+        if text.isidentifier():
+            if text not in ns:
+                raise UsageError(f"no variable named {text!r} in the notebook. {self._known()}")
+            return ns[text]
+        try:
+            return self.ip.ev(text)
+        except Exception as exc:
+            raise UsageError(
+                f"could not evaluate the {what} {text!r}: {type(exc).__name__}: {exc}"
+            ) from None
+
+    def _known(self) -> str:
+        found = [
+            name
+            for name, value in self.ip.user_ns.items()
+            if isinstance(value, (DAG, Pipeline, ExecutionResult)) and not name.startswith("__")
+        ]
+        if not found:
+            return "The notebook has no DAG, Pipeline or ExecutionResult variables yet."
+        return "DAGs, pipelines and results in the notebook: " + ", ".join(found) + "."
+
+    def _show_plan(self, pipeline: Pipeline, inputs: dict[str, Any], missing: list[str]) -> None:
+        from IPython.display import display
+
+        display(Picture(pipeline.dag))
+        display(plan_table(pipeline.dag, None))
+        dag = pipeline.dag
+        line = f"plan only: {dag.node_count()} tasks, {dag.edge_count()} edges"
+        if inputs:
+            line += "; inputs from the notebook: " + ", ".join(inputs)
+        print(line)
+        if missing:
+            print("not resolved yet (define these before running): " + ", ".join(missing))
+
+
+class _ResultKeeper:
+    """A callbacks object that keeps the run's result, also of an interrupted run."""
+
+    def __init__(self) -> None:
+        self.result: ExecutionResult | None = None
+
+    def on_run_end(self, result: ExecutionResult) -> None:
+        self.result = result
+
+
+def _parse(magic: Callable[..., Any], line: str) -> Any:
+    """Parse the magic's options; a mistake raises UsageError with the usage line."""
+    parser = magic.parser  # type: ignore[attr-defined]
+    try:
+        return parse_argstring(magic, line)
+    except (UsageError, ValueError) as exc:
+        # IPython formats usage as reST ("::\n\n  %prog ..."); show it plainly.
+        usage = "usage: %" + " ".join(parser.format_usage().split("%", 1)[1].split())
+        raise UsageError(f"{exc}\n{usage}") from None
+
+
+def _inputs(pipeline: Pipeline, ns: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Notebook values for the parameters that are not tasks, and those not found.
+
+    A parameter with a default keeps its default: a notebook variable that
+    happens to share its name does not override what the function says.
+    """
+    inputs: dict[str, Any] = {}
+    missing: list[str] = []
+    for t in pipeline.tasks.values():
+        for p in t.parameters:
+            if p.name in pipeline.tasks or p.default is not p.empty:
+                continue
+            if p.name in ns:
+                inputs[p.name] = ns[p.name]
+            else:
+                missing.append(f"{t.name}({p.name})")
+    return inputs, missing
+
+
+def _run_coroutine(make: Callable[[], Any]) -> Any:
+    """Run ``make()``'s coroutine to the end, on the running loop if there is one.
+
+    A notebook cell runs while the kernel's event loop is running, so the run
+    cannot start its own loop: ``nest_asyncio`` makes the running loop
+    re-entrant (only then, since it patches asyncio for the whole process).
+    An interrupt cancels the run, which records CANCELLED nodes, and is re-raised.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make())  # cancels the run on Ctrl-C, then re-raises it
+    nest_asyncio = optional_import("nest_asyncio", purpose="%%dagron --async in a notebook")
+    try:
+        nest_asyncio.apply(loop)
+    except ValueError as exc:  # e.g. uvloop, which nest_asyncio cannot patch
+        raise UsageError(
+            f"cannot run async tasks on this event loop ({exc}); in this cell, write "
+            "`result = await Pipeline([...]).execute_async()` instead of %%dagron."
+        ) from None
+    future = asyncio.ensure_future(make(), loop=loop)
+    try:
+        return loop.run_until_complete(future)
+    except KeyboardInterrupt:
+        future.cancel()
+        try:
+            loop.run_until_complete(future)
+        except asyncio.CancelledError:
+            pass
+        raise
+
+
+def _statuses(dag: DAG, result: ExecutionResult) -> dict[str, NodeStatus]:
+    statuses = {n: s for n, s in zip(result.names, result.statuses) if dag.has_node(n)}
+    if not statuses and dag.node_count():
+        raise UsageError(
+            "the result has none of this DAG's nodes; pass the result of a run of this DAG."
+        )
+    return statuses
+
+
+# -- what the magics display ------------------------------------------------------
+class Picture:
+    """The static picture of a DAG: SVG in a notebook, one line in a terminal.
+
+    Without Graphviz, or above ``render.LAYOUT_LIMIT`` nodes, it shows a note
+    saying why instead of a picture.
+
+    >>> pic = Picture(DAG.builder().add_edge("a", "b").build())
+    >>> repr(pic)
+    '<DAG picture: 2 nodes, 1 edges>'
+    """
+
+    def __init__(
+        self,
+        dag: DAG,
+        statuses: Mapping[str, NodeStatus] | None = None,
+        *,
+        tooltips: Mapping[str, str] | None = None,
+    ) -> None:
+        self.dag = dag
+        self.statuses = statuses
+        self.tooltips = tooltips
+
+    def svg(self) -> str:
+        """The SVG text; raises ``GraphvizNotFoundError`` without Graphviz."""
+        from dagron_nb.notebook.render import render_svg
+
+        return render_svg(self.dag, self.statuses, tooltips=self.tooltips)
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from dagron_nb.notebook import render
+
+        text = repr(self)
+        if self.dag.node_count() > render.LAYOUT_LIMIT:
+            note = (
+                f"{self.dag.node_count()} nodes is more than the {render.LAYOUT_LIMIT} that "
+                "dagron_nb lays out; use `%dagron plan` or result.to_dataframe() instead."
+            )
+        else:
+            try:
+                return {"image/svg+xml": self.svg(), "text/plain": text}
+            except render.GraphvizNotFoundError as exc:
+                note = str(exc)
+        return {"text/html": render.note_html(note), "text/plain": f"{text}\n{note}"}
+
+    def __repr__(self) -> str:
+        return f"<DAG picture: {self.dag.node_count()} nodes, {self.dag.edge_count()} edges>"
+
+
+def plan_table(dag: DAG, costs: Mapping[str, float] | None) -> Any:
+    """The plan of ``dag`` as a DataFrame (``frames.plan_frame``), one row per node."""
+    from dagron_nb.notebook.frames import plan_frame
+
+    return plan_frame(dag, costs)
+
+
+def _report(result: ExecutionResult, var: str) -> None:
+    """Print the compact summary: counts, why nodes did not run, one traceback."""
+    print(f"{result.summary()} -> {var}")
+    by_reason: dict[tuple[str, str], list[str]] = {}
+    for name, status, reason in zip(result.names, result.statuses, result.reasons):
+        if status in (NodeStatus.SKIPPED, NodeStatus.CANCELLED) and reason != "no task":
+            by_reason.setdefault((status.value, reason or ""), []).append(name)
+    for (status_name, reason), names in by_reason.items():
+        shown = ", ".join(repr(n) for n in names[:8])
+        more = f" and {len(names) - 8} more" if len(names) > 8 else ""
+        print(f"  {status_name}: {shown}{more} ({reason})")
+    failures = sorted(
+        (
+            (finished if finished is not None else float("inf"), name, status, error)
+            for name, status, error, finished in zip(
+                result.names, result.statuses, result.errors, result.finished
+            )
+            if status in _FAILED
+        ),
+        key=lambda row: row[0],
+    )
+    if not failures:
+        return
+    _, name, status, error = failures[0]
+    lines = [f"task {name!r} {'timed out' if status is NodeStatus.TIMED_OUT else 'failed'}:\n"]
+    if error is not None:
+        lines.append(compact_traceback(error))
+    for _, other, other_status, other_error in failures[1:]:
+        what = "" if other_error is None else f": {type(other_error).__name__}: {other_error}"
+        lines.append(f"also {other_status.value}: {other!r}{what}\n")
+    sys.stderr.write("".join(lines))
+
+
+def compact_traceback(error: BaseException) -> str:
+    """The traceback of a task's error without the executor's own frames.
+
+    Chained exceptions (``raise ... from``, errors while handling another)
+    are kept, each with its user frames only.
+    """
+    parts: list[str] = []
+    seen: set[int] = set()
+
+    def add(exc: BaseException) -> None:
+        seen.add(id(exc))
+        if exc.__cause__ is not None and id(exc.__cause__) not in seen:
+            add(exc.__cause__)
+            parts.append(
+                "\nThe above exception was the direct cause of the following exception:\n\n"
+            )
+        elif (
+            exc.__context__ is not None
+            and not exc.__suppress_context__
+            and id(exc.__context__) not in seen
+        ):
+            add(exc.__context__)
+            parts.append(
+                "\nDuring handling of the above exception, another exception occurred:\n\n"
+            )
+        frames = [
+            f
+            for f in traceback.extract_tb(exc.__traceback__)
+            if not f.filename.startswith(_MACHINERY)
+        ]
+        if frames:
+            parts.append("Traceback (most recent call last):\n")
+            parts.extend(_format_frame(f) for f in frames)
+        parts.extend(traceback.format_exception_only(type(exc), exc))
+
+    add(error)
+    return "".join(parts)
+
+
+def _format_frame(frame: traceback.FrameSummary) -> str:
+    where = f'File "{frame.filename}"'
+    shell = _shell()
+    if shell is not None:
+        label = shell.compile.format_code_name(frame.filename)
+        if label is not None:
+            where = f"{label[0]} {label[1]}"  # e.g. "Cell In[3]", as IPython shows it
+    text = f"  {where}, line {frame.lineno}, in {frame.name}\n"
+    if frame.line:
+        text += f"    {frame.line.strip()}\n"
+    return text
+
+
+def _shell() -> Any:
+    ipython = sys.modules.get("IPython")
+    return None if ipython is None else ipython.get_ipython()
+
+
+__all__ = [
+    "DEFAULT_RESULT_VAR",
+    "DagronMagics",
+    "Picture",
+    "compact_traceback",
+    "load_ipython_extension",
+    "plan_table",
+]

@@ -1,0 +1,543 @@
+"""The ``%%dagron`` / ``%dagron`` magics, driven through IPython's real testing shell.
+
+Tests that need a *running* event loop (``--async`` the way ipykernel runs a
+cell) run in a subprocess: ``nest_asyncio`` patches asyncio for the whole
+process, and the rest of the suite must keep the stock asyncio.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing import globalipapp
+from IPython.utils.capture import capture_output
+
+from dagron_nb import DAG, ExecutionResult, NodeStatus, Pipeline
+from dagron_nb.notebook.magics import DEFAULT_RESULT_VAR, Picture, compact_traceback
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def shell() -> Iterator[Any]:
+    """IPython's test shell with the extension loaded; the namespace is restored after."""
+    ip = globalipapp.get_ipython()  # looked up each time: the first call replaces it
+    ip.run_line_magic("load_ext", "dagron_nb")
+    before = set(ip.user_ns)
+    yield ip
+    for name in set(ip.user_ns) - before:
+        del ip.user_ns[name]
+
+
+def run(shell: Any, line: str, cell: str) -> ExecutionResult:
+    """Run a ``%%dagron`` cell without the live view and return the stored result."""
+    shell.run_cell_magic("dagron", f"--no-live {line}", textwrap.dedent(cell))
+    name = line.split("-o ", 1)[1].split()[0] if "-o " in line else DEFAULT_RESULT_VAR
+    result = shell.user_ns[name]
+    assert isinstance(result, ExecutionResult)
+    return result
+
+
+def statuses(result: ExecutionResult) -> dict[str, NodeStatus]:
+    return dict(zip(result.names, result.statuses))
+
+
+class Spy:
+    """A callbacks object recording (event, node) pairs, passed with --callbacks."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.cancelled = threading.Event()
+
+    def on_node_start(self, name: str) -> None:
+        self.events.append(("start", name))
+
+    def on_node_complete(self, name: str, value: object) -> None:
+        self.events.append(("complete", name))
+
+    def on_node_cancel(self, name: str) -> None:
+        self.events.append(("cancel", name))
+        self.cancelled.set()
+
+
+# -- running a cell ---------------------------------------------------------------
+def test_cell_functions_become_a_pipeline_in_definition_order(shell: Any) -> None:
+    result = run(
+        shell,
+        "",
+        """
+        def load():
+            return [3, 1, 2]
+        def clean(load):
+            return sorted(load)
+        def total(clean, load):
+            return sum(clean) + len(load)
+        """,
+    )
+    assert result.names == ["load", "clean", "total"]
+    assert result["total"].result == 9
+    assert set(result.dag.edges()) == {("load", "clean"), ("clean", "total"), ("load", "total")}
+    # the functions are defined in the notebook afterwards, like any cell's
+    assert shell.user_ns["clean"]([2, 1]) == [1, 2]
+
+
+def test_output_variable_option(shell: Any) -> None:
+    result = run(shell, "-o my_run", "def a():\n    return 1\n")
+    assert shell.user_ns["my_run"] is result
+    assert (
+        DEFAULT_RESULT_VAR not in shell.user_ns or shell.user_ns[DEFAULT_RESULT_VAR] is not result
+    )
+
+
+def test_inputs_come_from_the_notebook_not_from_the_cell(shell: Any) -> None:
+    shell.user_ns["rate"] = 3
+    shell.user_ns["clean"] = "a notebook variable that the cell's function replaces"
+
+    def scale(v: int) -> int:  # a function from an earlier cell: an input, not a task
+        return v * 10
+
+    shell.user_ns["scale"] = scale
+    shell.user_ns["n"] = 1000  # a default parameter keeps its default
+    result = run(
+        shell,
+        "",
+        """
+        offset = 1                # a variable the cell sets is an input too
+        def raw(rate, offset):
+            return rate + offset
+        def clean(raw, scale, n=2):
+            return scale(raw) * n
+        def _helper():            # underscore: a helper, not a task
+            raise AssertionError("helpers do not run")
+        class Model:              # classes are not tasks
+            pass
+        """,
+    )
+    assert result.names == ["raw", "clean"]
+    assert result["clean"].result == (3 + 1) * 10 * 2
+    assert callable(shell.user_ns["clean"])
+
+
+def test_async_functions_run_without_a_running_loop(shell: Any) -> None:
+    result = run(
+        shell,
+        "",
+        """
+        import asyncio
+        async def fetch():
+            await asyncio.sleep(0)
+            return 2
+        def double(fetch):
+            return fetch * 2
+        """,
+    )
+    assert result["double"].result == 4
+    assert all(w is not None and w.startswith("async-") for w in result.workers)
+
+
+def test_callbacks_option_adds_listeners(shell: Any) -> None:
+    spy = Spy()
+    shell.user_ns["spy"] = spy
+    run(shell, "--callbacks spy -w 1", "def a():\n    return 1\ndef b(a):\n    return 2\n")
+    assert spy.events == [("start", "a"), ("complete", "a"), ("start", "b"), ("complete", "b")]
+
+
+def test_workers_option_limits_the_threads(shell: Any) -> None:
+    cell = "".join(f"def t{i}():\n    return {i}\n" for i in range(6))
+    result = run(shell, "-w 1", cell)
+    assert result.succeeded == 6
+    assert set(result.workers) == {"dagron-worker-0"}
+    # two tasks that can only pass a 2-party barrier together prove 2 workers ran at once
+    shell.user_ns["barrier"] = threading.Barrier(2, timeout=10)
+    result = run(
+        shell,
+        "-w 2",
+        "def left(barrier):\n    barrier.wait()\ndef right(barrier):\n    barrier.wait()\n",
+    )
+    assert result.succeeded == 2
+    assert len(set(result.workers)) == 2
+
+
+def test_timeout_option(shell: Any) -> None:
+    gate = threading.Event()
+    shell.user_ns["gate"] = gate
+    try:
+        result = run(
+            shell,
+            "-t 0.3",
+            """
+            def stuck(gate):
+                gate.wait(30)
+            def later(stuck):
+                return 1
+            """,
+        )
+    finally:
+        gate.set()  # release the abandoned thread
+    assert statuses(result) == {"stuck": NodeStatus.TIMED_OUT, "later": NodeStatus.CANCELLED}
+
+
+BRANCHES = """
+def bad():
+    raise ValueError("broken input")
+def after_bad(bad):
+    return 1
+def good():
+    return 2
+"""
+
+
+def test_fail_fast_by_default_and_best_effort_option(shell: Any) -> None:
+    # one worker and bottom-level priority: 'bad' (a chain of two) runs first
+    result = run(shell, "-w 1", BRANCHES)
+    assert statuses(result) == {
+        "bad": NodeStatus.FAILED,
+        "after_bad": NodeStatus.SKIPPED,
+        "good": NodeStatus.SKIPPED,
+    }
+    result = run(shell, "-w 1 --best-effort", BRANCHES)
+    assert statuses(result) == {
+        "bad": NodeStatus.FAILED,
+        "after_bad": NodeStatus.SKIPPED,
+        "good": NodeStatus.COMPLETED,
+    }
+    assert result["after_bad"].reason == "upstream 'bad' failed"
+
+
+# -- the summary and the one compact traceback -------------------------------------
+def test_failure_shows_one_compact_traceback_of_user_frames(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(
+        shell,
+        "-o r",
+        """
+        def _parse(text):
+            return int(text)
+        def read():
+            return "12x"
+        def parse(read):
+            return _parse(read)
+        def use1(parse):
+            return parse
+        def use2(parse):
+            return parse
+        def use3(use1, use2):
+            return 0
+        """,
+    )
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].endswith("1 completed, 1 failed, 3 skipped -> r")
+    assert "skipped: 'use1', 'use2', 'use3' (upstream 'parse' failed)" in out
+    assert err.count("Traceback (most recent call last)") == 1
+    assert err.startswith("task 'parse' failed:\n")
+    lines = err.splitlines()
+    # user frames only: the task, then the helper it called, with their source lines
+    frames = [ln.strip() for ln in lines if ", line " in ln]
+    assert len(frames) == 2
+    assert frames[0].startswith("Cell In[")
+    assert frames[0].endswith("in parse")
+    assert frames[1].endswith("in _parse")
+    assert "return int(text)" in err
+    assert lines[-1] == "ValueError: invalid literal for int() with base 10: '12x'"
+    for machinery in ("dagron_nb", "threads.py", "pipeline.py", "threading.py", "concurrent"):
+        assert machinery not in err
+
+
+def test_several_failures_give_one_traceback_and_one_line_each(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shell.user_ns["first_failed"] = threading.Event()
+    run(
+        shell,
+        "--best-effort -w 2",
+        """
+        def one():
+            first_failed.set()
+            raise KeyError("one")
+        def two():
+            first_failed.wait(10)   # fail second, so the report order is known
+            raise RuntimeError("two <b>&amp;</b>")
+        """,
+    )
+    err = capsys.readouterr().err
+    assert err.count("Traceback (most recent call last)") == 1
+    assert err.startswith("task 'one' failed:")
+    assert err.rstrip().endswith("also failed: 'two': RuntimeError: two <b>&amp;</b>")
+
+
+def test_compact_traceback_keeps_the_cause_chain() -> None:
+    def inner() -> None:
+        raise KeyError("k")
+
+    def outer() -> None:
+        try:
+            inner()
+        except KeyError as exc:
+            raise ValueError("wrapped") from exc
+
+    try:
+        outer()
+    except ValueError as exc:
+        text = compact_traceback(exc)
+    assert text.index("KeyError: 'k'") < text.index("direct cause") < text.index("ValueError")
+    assert "in inner" in text
+    assert "in outer" in text
+
+
+# -- interrupting a run ------------------------------------------------------------
+def test_interrupt_cancels_the_rest_and_keeps_the_partial_result(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spy = Spy()
+    shell.user_ns.update(spy=spy, cancelled=spy.cancelled)
+    cell = """
+    import signal, threading
+    def first(cancelled):
+        # what the kernel does on "interrupt": SIGINT to the main thread
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        if not cancelled.wait(10):
+            raise RuntimeError("the interrupt cancelled nothing")
+        return 1
+    def second(first):
+        return 2
+    def third(second):
+        return 3
+    """
+    with pytest.raises(KeyboardInterrupt, match="partial result is in part"):
+        shell.run_cell_magic("dagron", "--no-live -o part --callbacks spy", textwrap.dedent(cell))
+    result = shell.user_ns["part"]
+    assert statuses(result) == {
+        "first": NodeStatus.COMPLETED,  # the running task finished normally
+        "second": NodeStatus.CANCELLED,
+        "third": NodeStatus.CANCELLED,
+    }
+    assert result["second"].reason is not None
+    assert "interrupted" in result["second"].reason
+    assert ("start", "second") not in spy.events
+    assert "2 cancelled -> part" in capsys.readouterr().out
+
+
+# -- --plan and the line magic ----------------------------------------------------
+def test_plan_option_shows_graph_and_table_without_running(
+    shell: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a kernel publishes every format; the terminal test shell only text/plain
+    formats = ["text/plain", "text/html", "image/svg+xml"]
+    monkeypatch.setattr(shell.display_formatter, "active_types", formats)
+    shell.user_ns["calls"] = calls = []
+    shell.user_ns["size"] = 4
+    with capture_output() as captured:
+        shell.run_cell_magic(
+            "dagron",
+            "--plan -o planned",
+            "def a(size):\n    calls.append('a')\ndef b(a, missing):\n    calls.append('b')\n",
+        )
+    assert calls == []
+    assert "planned" not in shell.user_ns
+    kinds = [set(output.data) for output in captured.outputs]
+    assert any("image/svg+xml" in k for k in kinds)  # the graph
+    table = [o.data["text/html"] for o in captured.outputs if "text/html" in o.data]
+    assert table
+    assert "bottom_level" in table[0]
+    assert "inputs from the notebook: size" in captured.stdout
+    assert "b(missing)" in captured.stdout
+
+
+def test_plan_line_magic_returns_a_dataframe(shell: Any) -> None:
+    dag = DAG.builder().add_edge("a", "b").add_edge("a", "c").add_edge("c", "d").build()
+    shell.user_ns.update(dag=dag, costs={"b": 5.0})
+    frame = shell.run_line_magic("dagron", "plan dag")
+    assert {"level", "cost", "bottom_level"} <= set(frame.columns)
+    assert frame.index.name == "node"
+    assert list(frame.index) == ["a", "c", "b", "d"]  # level by level, most urgent first
+    assert (frame.loc["a", "level"], frame.loc["d", "level"]) == (0, 2)
+    assert frame.loc["a", "bottom_level"] == 3.0
+    frame = shell.run_line_magic("dagron", "plan dag -c costs")
+    assert frame.loc["b", "cost"] == 5.0
+    assert frame.loc["a", "bottom_level"] == 6.0
+    # a Pipeline or a result works the same, through its DAG; expressions too
+    shell.user_ns["pipe"] = Pipeline([_first, _second])
+    assert list(shell.run_line_magic("dagron", "plan pipe").index) == ["_first", "_second"]
+    assert list(shell.run_line_magic("dagron", "plan pipe.dag").index) == ["_first", "_second"]
+
+
+def _first() -> int:
+    return 1
+
+
+def _second(_first: int) -> int:
+    return _first + 1
+
+
+def test_show_line_magic_colours_by_result(shell: Any) -> None:
+    from dagron_nb.notebook.render import STATUS_COLORS
+
+    result = run(shell, "-o r", BRANCHES)
+    shell.user_ns["pipe_dag"] = result.dag
+    for line in ("show r", "show pipe_dag r"):
+        picture = shell.run_line_magic("dagron", line)
+        assert isinstance(picture, Picture)
+        svg = picture._repr_mimebundle_()["image/svg+xml"]
+        assert svg.lstrip().startswith(("<svg", "<?xml"))
+        assert STATUS_COLORS[NodeStatus.FAILED].lower() in svg.lower()
+        assert STATUS_COLORS[NodeStatus.SKIPPED].lower() in svg.lower()
+    plain = shell.run_line_magic("dagron", "show pipe_dag")
+    assert repr(plain) == "<DAG picture: 3 nodes, 1 edges>"
+    assert STATUS_COLORS[NodeStatus.FAILED].lower() not in plain.svg().lower()
+
+
+# -- mistakes get IPython's UsageError with a message that helps ---------------------
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("--bogus", r"unrecognized arguments: --bogus\nusage: %%dagron \[-w N\]"),
+        ("-w two", r"argument -w/--workers: invalid int value: 'two'\nusage: %%dagron"),
+        ("-w 0", r"-w/--workers must be at least 1, got 0"),
+        ("-t -1", r"-t/--timeout must be a number of seconds > 0"),
+        ("-o 1x", r"-o needs a Python variable name, got '1x'"),
+        ("--callbacks nothing_here", r"no variable named 'nothing_here'"),
+    ],
+)
+def test_bad_cell_options_raise_usage_error(shell: Any, line: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        shell.run_cell_magic("dagron", line, "def a():\n    return 1\n")
+
+
+def test_cell_without_functions_or_with_unresolved_parameter(shell: Any) -> None:
+    with pytest.raises(UsageError, match="defines no top-level functions"):
+        shell.run_cell_magic("dagron", "--no-live", "x = 1\n")
+    with pytest.raises(UsageError, match=r"cannot resolve parameter\(s\) b\(nowhere\)"):
+        shell.run_cell_magic(
+            "dagron", "--no-live", "def a():\n    pass\ndef b(a, nowhere):\n    pass\n"
+        )
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("", r"the following arguments are required: command, target\nusage: %dagron"),
+        ("run dag", r"invalid choice: 'run' \(choose from 'plan', 'show'\)"),
+        ("plan nope", r"no variable named 'nope' in the notebook\. DAGs, pipelines and results"),
+        ("plan number", r"number is a int, not a DAG, Pipeline or ExecutionResult"),
+        ("plan dag extra", r"plan takes one target"),
+        ("show dag number", r"number is a int, not an ExecutionResult"),
+        ("show dag -c costs", r"-c/--costs belongs to plan"),
+        ("plan dag.nodes(", r"could not evaluate the target 'dag.nodes\('"),
+        ("plan dag -c bad_costs", r"cost of node 'a' must be a finite number"),
+    ],
+)
+def test_bad_line_magic_raises_usage_error(shell: Any, line: str, message: str) -> None:
+    shell.user_ns.update(
+        dag=DAG.builder().add_edge("a", "b").build(),
+        number=3,
+        costs={"a": 1.0},
+        bad_costs={"a": -1},
+    )
+    with pytest.raises(UsageError, match=message):
+        shell.run_line_magic("dagron", line)
+
+
+def test_unknown_name_lists_what_exists(shell: Any) -> None:
+    shell.user_ns["my_dag"] = DAG.builder().add_node("a").build()
+    with pytest.raises(UsageError, match=r"in the notebook: .*my_dag"):
+        shell.run_line_magic("dagron", "show my_dga")
+
+
+# -- --async on the notebook's running loop (in a subprocess) -------------------------
+ASYNC_SCRIPT = r"""
+import asyncio, json, signal, sys, threading
+from IPython.testing.globalipapp import get_ipython
+
+shell = get_ipython()
+shell.run_line_magic("load_ext", "dagron_nb")
+report = {}
+
+# 1. no running loop (a terminal IPython): asyncio.run, and asyncio stays unpatched
+shell.run_cell_magic("dagron", "--no-live --async -o plain", "def a():\n    return 1\n")
+report["plain"] = shell.user_ns["plain"].summary()
+report["patched_without_loop"] = hasattr(asyncio, "_nest_patched")
+
+CELL = '''%%dagron --no-live --async -o res
+import asyncio, threading
+async def fetch():
+    seen["fetch_loop"] = id(asyncio.get_running_loop())
+    await asyncio.sleep(0.01)
+    return 20
+def parse(fetch):                       # a plain function: runs in a thread
+    seen["parse_thread"] = threading.current_thread().name
+    return fetch + 1
+async def store(parse):
+    seen["store_loop"] = id(asyncio.get_running_loop())
+    return parse * 2
+'''
+
+INTERRUPT = '''%%dagron --no-live --async -o part
+import asyncio, signal, threading
+async def slow():
+    # Ctrl-C while the loop waits: SIGINT reaches the main thread from a loop callback
+    asyncio.get_running_loop().call_soon(
+        signal.pthread_kill, threading.main_thread().ident, signal.SIGINT)
+    await asyncio.sleep(30)
+async def never(slow):
+    return 1
+'''
+
+async def kernel_like():
+    # ipykernel runs a cell with no top-level await by calling shell.run_cell
+    # from a coroutine on its running loop
+    shell.user_ns["seen"] = {}
+    outer = id(asyncio.get_running_loop())
+    ok = shell.run_cell(CELL)
+    res = shell.user_ns["res"]
+    report["success"] = ok.success
+    report["store"] = res["store"].result
+    seen = shell.user_ns["seen"]
+    report["same_loop"] = seen["fetch_loop"] == outer == seen["store_loop"]
+    report["parse_thread_is_main"] = seen["parse_thread"] == "MainThread"
+    bad = shell.run_cell(INTERRUPT)
+    report["interrupt_error"] = type(bad.error_in_exec).__name__
+    part = shell.user_ns["part"]
+    report["interrupt_statuses"] = {n: s.value for n, s in zip(part.names, part.statuses)}
+    # the loop is still usable after the interrupt
+    await asyncio.sleep(0)
+    report["after"] = shell.run_cell(CELL).success
+
+loop = asyncio.new_event_loop()
+loop.run_until_complete(kernel_like())
+print("REPORT " + json.dumps(report))
+"""
+
+
+def test_async_option_runs_on_the_running_loop_like_in_a_kernel(tmp_path: Path) -> None:
+    script = tmp_path / "kernel_like.py"
+    script.write_text(ASYNC_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=tmp_path,
+        check=False,
+    )
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("REPORT ")]
+    assert lines, f"no report; stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    report = json.loads(lines[-1][len("REPORT ") :])
+    assert report["plain"].endswith("1 completed")
+    assert report["patched_without_loop"] is False
+    assert report["success"] is True
+    assert report["store"] == 42
+    assert report["same_loop"] is True
+    assert report["parse_thread_is_main"] is False
+    assert report["interrupt_error"] == "KeyboardInterrupt"
+    assert report["interrupt_statuses"] == {"slow": "cancelled", "never": "cancelled"}
+    assert report["after"] is True
