@@ -263,7 +263,9 @@ class _ThreadDriver:
         values, errors = run.values, run.errors
         started, finished, workers = run.started, run.finished, run.workers
         listening = run.listening
-        early = listening or bool(run.node_timeout)  # start times needed while running
+        # start times needed while running; with a run timeout too, because a node
+        # still running at the deadline is TIMED_OUT and must keep its start and worker
+        early = listening or bool(run.node_timeout) or run.timeout is not None
         current = self.current
         checking_cancel = run.cancel_event is not None
         t0 = run.t0
