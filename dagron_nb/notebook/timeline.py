@@ -1,0 +1,228 @@
+"""Pictures of a finished run: the timeline (Gantt chart) and the critical path on the DAG.
+
+``timeline(result)`` draws one lane per worker and one bar per node that ran,
+from its ``started_at`` to its ``finished_at``, filled with the status colours
+of the live widget (``render.STATUS_COLORS``); the run's measured critical
+path (``dagron_nb.core.analysis``) gets a thick outline and dashed links from
+each node to the next. It returns a matplotlib ``Figure``: the last value of a
+notebook cell renders inline, and ``fig.savefig("run.png")`` (or ``.svg``,
+``.pdf``) saves it. The figure is made without pyplot, so it is not shown a
+second time by pyplot's own display hook and needs no GUI backend.
+``critical_path_picture(result)`` is the static DAG picture with the critical
+path's edges highlighted. For every event of a run rather than a picture,
+``enable_tracing=True`` and ``result.trace.save_chrome_trace("run.json")`` give
+a file for https://ui.perfetto.dev or chrome://tracing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import sys
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from dagron_nb.core.analysis import run_analysis
+from dagron_nb.core.extras import optional_import
+from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.notebook.render import STATUS_COLORS, result_svg
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+#: Bars are labelled with node names up to this many bars (beyond, they are noise).
+LABEL_LIMIT = 40
+#: Outline of critical-path bars and colour of the links between them.
+CRITICAL_COLOR = "#111827"
+#: Lane of a node that ran without a recorded worker (hand-built results).
+NO_WORKER = "(no worker)"
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _lane_key(worker: str) -> list[Any]:
+    # "dagron-worker-10" after "dagron-worker-9": compare digit runs as numbers
+    return [int(part) if part.isdigit() else part for part in _DIGITS.split(worker)]
+
+
+def timeline(
+    result: ExecutionResult,
+    *,
+    ax: Axes | None = None,
+    critical_path: bool = True,
+    labels: bool | None = None,
+    title: str | None = None,
+    width: float = 10.0,
+) -> Figure:
+    """A Gantt chart of ``result``: one lane per worker, one bar per node that ran.
+
+    Bars are coloured by status as in the live widget; with ``critical_path``
+    the measured critical path is outlined and linked. ``labels`` writes node
+    names into bars (default: when at most ``LABEL_LIMIT`` bars). Nodes that
+    never ran have no bar; the title (default ``result.summary()``) counts
+    them. Pass ``ax`` to draw into an existing matplotlib Axes; otherwise a
+    new figure ``width`` inches wide is made.
+
+    >>> import dagron_nb as dagron
+    >>> dag = dagron.DAG.builder().add_edge("a", "b").build()
+    >>> fig = timeline(dagron.DAGExecutor(dag).execute({"a": lambda: 1, "b": lambda: 2}))
+    >>> fig.axes[0].get_xlabel()
+    'seconds since the run started'
+    """
+    figure_module = optional_import("matplotlib.figure", purpose="timeline()")
+    patches = optional_import("matplotlib.patches", purpose="timeline()")
+    collections = optional_import("matplotlib.collections", purpose="timeline()")
+
+    bars = [
+        (i, start, stop)
+        for i, (start, stop) in enumerate(zip(result.started, result.finished))
+        if start is not None and stop is not None
+    ]
+    worker_of = [worker or NO_WORKER for worker in result.workers]
+    by_lane: dict[str, list[tuple[int, float, float]]] = {}
+    for bar in bars:
+        by_lane.setdefault(worker_of[bar[0]], []).append(bar)
+    lanes = sorted(by_lane, key=_lane_key)
+    lane_of = {worker: row for row, worker in enumerate(lanes)}
+    if ax is None:
+        height = min(1.6 + 0.45 * max(len(lanes), 1), 12.0)
+        fig = figure_module.Figure(figsize=(width, height), layout="constrained")
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    analysis = run_analysis(result) if critical_path else None
+    on_chain = analysis.on_critical_path if analysis else [False] * len(result.names)
+
+    # One broken_barh call per lane: a few collections instead of one artist per
+    # node, so a 10,000-node run draws in about a second.
+    for row, worker in enumerate(lanes):
+        mine = by_lane[worker]
+        ax.broken_barh(
+            [(s, f - s) for _, s, f in mine],
+            (row - 0.38, 0.76),
+            facecolors=[STATUS_COLORS[result.statuses[i]] for i, _, _ in mine],
+            edgecolors=[CRITICAL_COLOR if on_chain[i] else "#4b5563" for i, _, _ in mine],
+            linewidths=[2.2 if on_chain[i] else 0.6 for i, _, _ in mine],
+            gid=f"lane-{row}",
+        )
+    if labels if labels is not None else len(bars) <= LABEL_LIMIT:
+        for i, start, stop in bars:
+            ax.text(
+                (start + stop) / 2,
+                lane_of[worker_of[i]],
+                result.names[i] if len(result.names[i]) <= 24 else result.names[i][:23] + "…",
+                ha="center",
+                va="center",
+                fontsize=8,
+                clip_on=True,
+            )
+
+    handles = [
+        patches.Patch(facecolor=STATUS_COLORS[status], edgecolor="#4b5563", label=status.value)
+        for status in NodeStatus
+        if any(result.statuses[i] is status for i, _, _ in bars)
+    ]
+    if analysis is not None and analysis.critical_path:
+        position = result.dag.index().position
+        chain = [position[name] for name in analysis.critical_path]
+        links = [
+            [
+                (result.finished[p], lane_of[worker_of[p]]),
+                (result.started[c], lane_of[worker_of[c]]),
+            ]
+            for p, c in itertools.pairwise(chain)
+        ]
+        ax.add_collection(
+            collections.LineCollection(
+                links, colors=CRITICAL_COLOR, linewidths=1.2, linestyles="dashed", gid="critical"
+            )
+        )
+        handles.append(
+            patches.Patch(
+                facecolor="white", edgecolor=CRITICAL_COLOR, linewidth=2.2, label="critical path"
+            )
+        )
+
+    end = max([result.total_duration_seconds, *(f for _, _, f in bars)])
+    ax.set_xlim(0.0, end * 1.02 if end > 0 else 1.0)
+    ax.set_ylim(len(lanes) - 0.5 if lanes else 0.5, -0.5)  # first lane on top
+    ax.set_yticks(range(len(lanes)), lanes)
+    ax.set_xlabel("seconds since the run started")
+    ax.set_ylabel("worker")
+    ax.set_title(result.summary() if title is None else title, fontsize=10)
+    ax.grid(axis="x", color="#e5e7eb", linewidth=0.6)
+    ax.set_axisbelow(True)
+    if not bars:
+        ax.text(0.5, 0.5, "no node ran", transform=ax.transAxes, ha="center", va="center")
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    _show_figures_inline(figure_module.Figure)
+    figure: Figure = fig
+    return figure
+
+
+def _show_figures_inline(figure_class: type) -> None:
+    """Make IPython show a matplotlib ``Figure`` as a PNG if nothing else does.
+
+    pyplot registers that display only once it has loaded its backend; a
+    notebook that never touched pyplot would show our figure as the text
+    ``<Figure size 1000x250 with 1 Axes>``. A formatter the user or pyplot set
+    (``%matplotlib inline``, svg output, ipympl) is left alone.
+    """
+    ipython = sys.modules.get("IPython")  # not imported: not in IPython, nothing to do
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    formatters = shell.display_formatter.formatters
+    for mime in ("image/png", "image/svg+xml", "image/jpeg", "application/pdf"):
+        try:
+            formatters[mime].lookup_by_type(figure_class)
+            return
+        except KeyError:
+            pass
+    from IPython.core.pylabtools import print_figure
+
+    formatters["image/png"].for_type(
+        figure_class, partial(print_figure, fmt="png", base64=True, bbox_inches="tight")
+    )
+
+
+@dataclass(frozen=True)
+class SvgPicture:
+    """An SVG that shows itself in a notebook; ``save(path)`` writes it to a file.
+
+    >>> SvgPicture("<svg/>")._repr_svg_()
+    '<svg/>'
+    """
+
+    svg: str
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(self.svg)
+
+
+def critical_path_picture(result: ExecutionResult, *, title: str | None = None) -> SvgPicture:
+    """The run's DAG coloured by status, with its measured critical path's edges
+    drawn thick and dark (needs Graphviz's ``dot``).
+
+    >>> import dagron_nb as dagron
+    >>> dag = dagron.DAG.builder().add_edge("a", "b").build()
+    >>> result = dagron.DAGExecutor(dag).execute({"a": lambda: 1, "b": lambda: 2})
+    >>> "dagron-highlight" in critical_path_picture(result).svg
+    True
+    """
+    analysis = run_analysis(result)
+    chain = " → ".join(analysis.critical_path) if len(analysis.critical_path) <= 8 else None
+    default = f"critical path: {chain}" if chain else result.summary()
+    svg = result_svg(
+        result,
+        highlight_edges=analysis.critical_edges,
+        title=default if title is None else title,
+    )
+    return SvgPicture(svg)
