@@ -238,9 +238,13 @@ class DagronMagics(Magics):
         """Execute ``cell`` in the user namespace; the top-level functions it defines."""
         shell = self.ip
         source = shell.transform_cell(cell)
-        # The source is cached under a cell name so that tracebacks of the
-        # tasks show the lines of this cell.
-        filename = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+        # The source is cached under the running cell's number so that the
+        # tasks' tracebacks show this cell's lines, labelled "Cell In[n]".
+        running = getattr(shell.displayhook, "exec_result", None)
+        number = getattr(running, "execution_count", None)
+        if number is None:  # called outside run_cell, e.g. run_cell_magic()
+            number = shell.execution_count
+        filename = shell.compile.cache(source, number, raw_code=cell)
         tree: ast.Module = shell.compile.ast_parse(source, filename=filename)
         defined = [
             node.name

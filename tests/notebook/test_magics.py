@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -253,6 +254,15 @@ def test_failure_shows_one_compact_traceback_of_user_frames(
         assert machinery not in err
 
 
+def test_traceback_names_the_cell_like_ipython(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    info = shell.run_cell("%%dagron --no-live\ndef broken():\n    1 / 0\n", store_history=True)
+    err = capsys.readouterr().err
+    assert f"  Cell In[{info.execution_count}], line 2, in broken\n    1 / 0\n" in err
+    assert err.endswith("ZeroDivisionError: division by zero\n")
+
+
 def test_several_failures_give_one_traceback_and_one_line_each(
     shell: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -325,6 +335,49 @@ def test_interrupt_cancels_the_rest_and_keeps_the_partial_result(
     assert "interrupted" in result["second"].reason
     assert ("start", "second") not in spy.events
     assert "2 cancelled -> part" in capsys.readouterr().out
+
+
+# -- the live view ----------------------------------------------------------------
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def painted_statuses(svg: str) -> dict[str, str]:
+    """``{node name: data-status}`` of the node groups of a painted SVG."""
+    groups = ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}g")
+    return {g.get("data-node", ""): g.get("data-status", "") for g in groups if g.get("data-node")}
+
+
+def test_live_view_above_becomes_the_final_picture(shell: Any) -> None:
+    from dagron_nb.notebook.render import STATUS_COLORS
+
+    with capture_output() as captured:
+        shell.run_cell_magic("dagron", "-w 1 -n etl", textwrap.dedent(BRANCHES))
+    first, *_, last = captured.outputs
+    assert WIDGET_VIEW in first.data  # the live widget comes first, above the summary
+    svg = last.data["image/svg+xml"]  # ... and is replaced by the final static picture
+    result = shell.user_ns[DEFAULT_RESULT_VAR]
+    assert painted_statuses(svg) == {n: s.value for n, s in statuses(result).items()}
+    assert STATUS_COLORS[NodeStatus.FAILED] in svg
+    assert captured.stdout.startswith("3 nodes in ")
+    assert "task 'bad' failed" in captured.stderr
+
+
+def test_interrupt_with_the_live_view_shows_the_cancelled_nodes(shell: Any) -> None:
+    spy = Spy()
+    shell.user_ns.update(spy=spy, cancelled=spy.cancelled)
+    cell = """
+    import signal, threading
+    def first(cancelled):
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        cancelled.wait(10)
+    def second(first):
+        return 2
+    """
+    with capture_output() as captured, pytest.raises(KeyboardInterrupt):
+        shell.run_cell_magic("dagron", "--callbacks spy", textwrap.dedent(cell))
+    final = painted_statuses(captured.outputs[-1].data["image/svg+xml"])
+    assert final == {"first": "completed", "second": "cancelled"}
+    assert shell.user_ns[DEFAULT_RESULT_VAR]["second"].status is NodeStatus.CANCELLED
 
 
 # -- --plan and the line magic ----------------------------------------------------
