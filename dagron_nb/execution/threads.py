@@ -210,8 +210,8 @@ class _ThreadDriver:
     def _time_out(self, node: int, now: float) -> list[Transition]:
         if self.sched.status[node] is not RUNNING:
             return []
+        # the scheduler records the node's own TIMED_OUT among the events
         events = self.run_.time_out_node(node, now - self.run_.t0)
-        events.insert(0, Transition(node, NodeStatus.TIMED_OUT))
         # the stuck thread no longer counts; let another take its place
         self.live -= 1
         if self.sched.has_ready():
@@ -293,33 +293,44 @@ class _ThreadDriver:
                 current[k] = node
                 if sched.has_ready():
                     self._wake_or_spawn()
+                if early:
+                    started[node] = perf_counter() - t0
+                    workers[node] = me
+                    if listening:
+                        # on_node_start runs unlocked but counted as a dispatch, so a
+                        # run that ends meanwhile waits for it instead of returning
+                        # under its feet; if the run gave up on the node while the
+                        # callbacks ran (its deadline, a second Ctrl-C), the task
+                        # never starts.
+                        self._dispatch_unlocked([Transition(node, RUNNING)])
+                        if sched.status[node] is not RUNNING:
+                            current[k] = -1
+                            return
                 cond.release()
                 # -- run it, lock released ------------------------------------
                 try:
-                    if early:
-                        started[node] = perf_counter() - t0
-                        workers[node] = me
-                        if listening:
-                            run.notify(node, RUNNING)
                     fn = tasks[node]
                     start = perf_counter()
                     if early:
                         started[node] = start - t0
                     try:
-                        values[node] = fn()  # type: ignore[misc]
+                        value = fn()  # type: ignore[misc]
                         status = COMPLETED
                     except BaseException as exc:  # the task's failure is its result
-                        errors[node] = exc
+                        value = exc
                         status = FAILED
                     end = perf_counter()
                 finally:
                     cond.acquire()
                 # -- report it ------------------------------------------------
                 if sched.status[node] is not RUNNING:
-                    # abandoned at a deadline: the result no longer wants it
-                    values[node] = None
-                    errors[node] = None
+                    # abandoned at a deadline: the result (maybe returned already)
+                    # keeps its TIMED_OUT error and gets no value from this thread
                     return
+                if status is COMPLETED:
+                    values[node] = value
+                else:
+                    errors[node] = value
                 current[k] = -1
                 started[node] = start - t0
                 finished[node] = end - t0
