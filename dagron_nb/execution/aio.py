@@ -203,6 +203,7 @@ class _AsyncDriver:
         start = time.perf_counter()
         run.started[node] = start - t0
         status = NodeStatus.COMPLETED
+        value: Any = None
         try:
             if self.is_async[node]:
                 value = await fn()
@@ -211,13 +212,16 @@ class _AsyncDriver:
                 value = await self.loop.run_in_executor(None, ctx.run, fn)
                 if inspect.isawaitable(value):
                     value = await value
-            run.values[node] = value
-        except asyncio.CancelledError:
-            if node not in self.own_timeout:
+        except asyncio.CancelledError as exc:
+            if self.sched.status[node] is not NodeStatus.RUNNING:
                 return  # the run expired or was cancelled; the status is already set
-            status = NodeStatus.TIMED_OUT
+            # Cancelled by its own deadline, or the task itself raised
+            # CancelledError (it awaited something cancelled elsewhere): that is
+            # the task's failure, and the node must not stay RUNNING forever.
+            value = exc
+            status = NodeStatus.FAILED
         except BaseException as exc:  # the task's failure is its result
-            run.errors[node] = exc
+            value = exc
             status = NodeStatus.FAILED
         finally:
             if timer is not None:
@@ -225,9 +229,16 @@ class _AsyncDriver:
             heapq.heappush(self.free_slots, slot)
             self.running.pop(node, None)
         end = time.perf_counter() - t0
-        if status is NodeStatus.TIMED_OUT:
-            self._notify(run.time_out_node(node, end), node, status)
-        elif self.sched.status[node] is NodeStatus.RUNNING:
+        if self.sched.status[node] is not NodeStatus.RUNNING:
+            return  # given up on while it ran: a late value must not reach the result
+        if node in self.own_timeout:
+            # also when the task swallowed the cancellation and returned anyway
+            self.run_.notify_events(run.time_out_node(node, end))
+        else:
+            if status is NodeStatus.COMPLETED:
+                run.values[node] = value
+            else:
+                run.errors[node] = value
             run.finished[node] = end
             ready = self.sched.finish(node, status)
             self._notify(self.sched.drain_events() if run.listening else [], node, status)
