@@ -1,0 +1,596 @@
+"""``LiveDAG``: a widget that is also a callbacks object, coloured while a run goes.
+
+How it works. The constructor starts Graphviz ``dot`` in a background thread
+and returns at once; the SVG is sent to the browser once, as the ``svg`` trait,
+when it is ready. Callbacks arrive on worker threads (or the event loop): each
+takes one lock, writes the node's status into a list and marks the node dirty,
+O(1) and without touching a trait. A flusher thread, alive from ``on_run_start``
+to ``on_run_end``, sends the dirty nodes as one ``delta`` at most every 0.1 s,
+and about once a second a full ``snapshot`` (one character per node) so a view
+that opens late, or missed a delta, catches up; ``on_run_end`` sends the exact
+final state. Graphs above ``render.LAYOUT_LIMIT`` nodes, and machines without
+``dot``, get a summary view (progress bar, counts, running and failed nodes)
+with a note that says why. ``show()`` displays the widget under a display id
+and, when the run ends, replaces it with a static picture (HTML with inline SVG
+plus ``image/svg+xml``), so a saved notebook, nbconvert's HTML and GitHub show
+the final coloured graph without any widget state.
+
+Contract with the browser (JS in ``static/live.js``; browser tests rely on it):
+
+traits ``names`` (node names by index), ``meta`` ({index: metadata text}),
+``svg``, ``view`` ("loading" | "graph" | "summary"), ``note``, ``palette``
+([{code, status, color}] for the 8 statuses), ``title``, ``phase`` ("idle" |
+"running" | "done"), ``delta`` ({seq, elapsed, changes: [[index, code,
+duration|None, message|None], ...]}) and ``snapshot`` ({seq, elapsed, codes,
+durations|None, messages}).
+
+DOM, identical in the live widget (root ``div.dagron-live``) and in the final
+static picture (root ``div.dagron-static``): node groups ``g.node.dagron-node``
+with ``id="n<index>"``, ``data-node`` (the name), ``data-status`` (a
+``NodeStatus`` value such as ``"running"``), class ``dagron-status-<status>``, a
+shape (``path``/``polygon``) whose ``fill`` is ``STATUS_COLORS[status]`` and a
+``<title>`` holding the tooltip (name, status, duration, error or reason,
+metadata); header ``.dagron-header`` with ``.dagron-done`` ("3/10 done"),
+``.dagron-running``, ``.dagron-failed``, ``.dagron-elapsed``; ``.dagron-note``;
+legend ``.dagron-legend-item[data-status]``; summary ``.dagron-summary`` with
+``.dagron-progress``, ``.dagron-list-running``, ``.dagron-list-failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import pathlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dagron_nb.core.errors import ConfigurationError
+from dagron_nb.core.extras import optional_import
+from dagron_nb.core.graph import DAG
+from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.notebook import render
+
+# The widget class itself needs anywidget at import time; the error names the extra.
+AnyWidget: Any = optional_import("anywidget", purpose="the live DAG widget").AnyWidget
+traitlets: Any = optional_import("traitlets", purpose="the live DAG widget")
+
+logger = logging.getLogger("dagron_nb")
+
+STATIC = pathlib.Path(__file__).parent / "static"
+
+#: One character per status in ``snapshot.codes`` and ``delta.changes``.
+CODES: dict[NodeStatus, str] = {
+    NodeStatus.PENDING: "p",
+    NodeStatus.RUNNING: "r",
+    NodeStatus.COMPLETED: "c",
+    NodeStatus.FAILED: "f",
+    NodeStatus.SKIPPED: "s",
+    NodeStatus.TIMED_OUT: "t",
+    NodeStatus.CANCELLED: "x",
+    NodeStatus.CACHE_HIT: "h",
+}
+
+FLUSH_INTERVAL = 0.1  # seconds: at most ~10 deltas per second reach the browser
+SNAPSHOT_INTERVAL = 1.0  # seconds between full snapshots during a run
+LAYOUT_WAIT = 15.0  # how long the end of a run waits for a layout still being made
+
+_WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+PENDING = NodeStatus.PENDING
+RUNNING = NodeStatus.RUNNING
+COMPLETED = NodeStatus.COMPLETED
+FAILED = NodeStatus.FAILED
+SKIPPED = NodeStatus.SKIPPED
+TIMED_OUT = NodeStatus.TIMED_OUT
+CANCELLED = NodeStatus.CANCELLED
+
+
+class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
+    """A DAG picture that colours itself as a run proceeds; pass it as callbacks.
+
+    >>> import dagron_nb as dagron
+    >>> from dagron_nb.notebook import LiveDAG
+    >>> dag = dagron.DAG.builder().add_edge("load", "fit").build()
+    >>> live = LiveDAG(dag, title="training")
+    >>> result = dagron.DAGExecutor(dag, callbacks=live).execute(
+    ...     {"load": lambda: 1, "fit": lambda: 2})
+    >>> live.statuses["fit"].value
+    'completed'
+    """
+
+    _esm = STATIC / "live.js"
+    _css = STATIC / "live.css"
+
+    title = traitlets.Unicode("").tag(sync=True)
+    names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    meta = traitlets.Dict().tag(sync=True)
+    svg = traitlets.Unicode("").tag(sync=True)
+    view = traitlets.Unicode("loading").tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)
+    palette = traitlets.List().tag(sync=True)
+    phase = traitlets.Unicode("idle").tag(sync=True)
+    delta = traitlets.Dict().tag(sync=True)
+    snapshot = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        dag: Any,
+        *,
+        title: str | None = None,
+        max_layout_nodes: int = render.LAYOUT_LIMIT,
+        flush_interval: float = FLUSH_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.max_layout_nodes = max_layout_nodes
+        self.flush_interval = flush_interval
+        # _lock guards the per-node state; callbacks hold it for O(1) work only.
+        self._lock = threading.Lock()
+        # _send_lock orders every trait write (flusher, layout thread, caller),
+        # so deltas reach the browser in sequence and hold_sync is never shared.
+        self._send_lock = threading.RLock()
+        self._seq = 0
+        self._t0: float | None = None
+        self._elapsed = 0.0
+        self._last_snapshot = 0.0
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._display_ids: list[str] = []
+        self._result: ExecutionResult | None = None
+        self._layout_ready = threading.Event()
+        self._layout_generation = 0
+        self.palette = [
+            {"code": CODES[s], "status": s.value, "color": render.STATUS_COLORS[s]}
+            for s in NodeStatus
+        ]
+        self.title = title or ""
+        self._set_dag(_dag_of(dag))
+
+    # -- the graph and its layout ---------------------------------------------------
+    def _set_dag(self, dag: DAG) -> None:
+        """Adopt ``dag`` (a snapshot) and start laying it out in the background."""
+        dag = dag.snapshot()
+        names = list(dag.index().names)
+        n = len(names)
+        with self._lock:
+            self._dag = dag
+            self._names = names
+            self._position = {name: i for i, name in enumerate(names)}
+            self._reset_locked()
+        meta = {}
+        for i, name in enumerate(names):
+            data = dag.get_metadata(name)
+            if data:
+                meta[str(i)] = "\n".join(f"{k}: {_short(v)}" for k, v in data.items())
+        if n > self.max_layout_nodes:
+            view = "summary"
+            note = (
+                f"{n:,} nodes is above the {self.max_layout_nodes:,}-node limit for a drawn "
+                "graph (Graphviz would need many seconds and the picture would be "
+                "unreadable), so this view shows counts, progress and the running and "
+                "failed nodes instead. LiveDAG(dag, max_layout_nodes=...) raises the limit."
+            )
+        elif not render.graphviz_available():
+            view = "summary"
+            note = "The graph is not drawn: " + str(render.GraphvizNotFoundError())
+        else:
+            view, note = "loading", ""
+        with self._send_lock:
+            self._layout_generation += 1
+            self._layout_ready.clear()
+            with self._lock:
+                snapshot = self._snapshot_dict()
+            with self.hold_sync():
+                self.names = names
+                self.meta = meta
+                self.svg = ""
+                self.view = view
+                self.note = note
+                self.snapshot = snapshot
+        if view == "loading":
+            threading.Thread(
+                target=self._lay_out,
+                args=(dag, self._layout_generation),
+                name="dagron-layout",
+                daemon=True,
+            ).start()
+        else:
+            self._layout_ready.set()
+
+    def _lay_out(self, dag: DAG, generation: int) -> None:
+        try:
+            svg = render.render_svg(dag)
+            view, note = "graph", ""
+        except Exception as exc:  # dot crashed or vanished: say so, keep the summary
+            logger.warning("laying out the DAG failed: %s", exc)
+            svg, view = "", "summary"
+            note = f"Graphviz could not lay out this graph ({exc}); showing a summary."
+        with self._send_lock:
+            if generation != self._layout_generation:
+                return  # a newer DAG replaced this one meanwhile
+            with self.hold_sync():
+                self.svg = svg
+                self.view = view
+                self.note = note
+            self._layout_ready.set()
+
+    def wait_for_layout(self, timeout: float | None = None) -> bool:
+        """Block until the picture is laid out (or there will be none); True if so."""
+        return self._layout_ready.wait(timeout)
+
+    # -- state ------------------------------------------------------------------------
+    def _reset_locked(self) -> None:
+        n = len(self._names)
+        self._status = [PENDING] * n
+        self._started: list[float | None] = [None] * n
+        self._duration: list[float | None] = [None] * n
+        self._message: dict[int, str] = {}
+        self._dirty: dict[int, None] = {}
+
+    @property
+    def statuses(self) -> dict[str, NodeStatus]:
+        """``{name: NodeStatus}`` as the widget knows it now."""
+        with self._lock:
+            return dict(zip(self._names, self._status))
+
+    @property
+    def dag(self) -> DAG:
+        return self._dag
+
+    # -- callbacks (worker threads; O(1), no trait traffic) -----------------------
+    def on_run_start(self, dag: DAG) -> None:
+        if list(dag.index().names) != self._names:
+            self._set_dag(dag)  # the run is of another DAG: show that one
+        with self._send_lock:
+            with self._lock:
+                self._reset_locked()
+                self._result = None
+                self._t0 = time.perf_counter()
+                self._elapsed = 0.0
+                self._seq += 1
+                snapshot = self._snapshot_dict()
+            with self.hold_sync():
+                self.snapshot = snapshot
+                self.phase = "running"
+            self._last_snapshot = time.perf_counter()
+        self._start_flusher()
+
+    def _mark(self, name: str, status: NodeStatus, message: str | None = None) -> None:
+        i = self._position.get(name)
+        if i is None:
+            return  # not a node of this widget's DAG
+        now = time.perf_counter()
+        with self._lock:
+            self._status[i] = status
+            if status is RUNNING:
+                self._started[i] = now
+            else:
+                start = self._started[i]
+                if start is not None:
+                    self._duration[i] = now - start
+            if message is not None:
+                self._message[i] = message
+            self._dirty[i] = None
+        if self._flusher is None:
+            self._start_flusher()  # callbacks used without on_run_start
+
+    def on_node_start(self, name: str) -> None:
+        self._mark(name, RUNNING)
+
+    def on_node_complete(self, name: str, result: Any) -> None:
+        self._mark(name, COMPLETED)
+
+    def on_node_error(self, name: str, error: BaseException) -> None:
+        self._mark(name, FAILED, render.error_text(error))
+
+    def on_node_timeout(self, name: str, error: BaseException) -> None:
+        self._mark(name, TIMED_OUT, render.error_text(error))
+
+    def on_node_skip(self, name: str) -> None:
+        self._mark(name, SKIPPED)
+
+    def on_node_cancel(self, name: str) -> None:
+        self._mark(name, CANCELLED)
+
+    def on_run_end(self, result: ExecutionResult) -> None:
+        self._stop_flusher()
+        position = self._position
+        with self._lock:
+            self._result = result
+            for name, status, error, start, end, reason in zip(
+                result.names,
+                result.statuses,
+                result.errors,
+                result.started,
+                result.finished,
+                result.reasons,
+            ):
+                i = position.get(name)
+                if i is None:
+                    continue
+                message = (render.error_text(error) if not status.is_success else None) or reason
+                if status is not self._status[i] or (
+                    message is not None and self._message.get(i) != message
+                ):
+                    self._dirty[i] = None
+                self._status[i] = status
+                self._duration[i] = end - start if start is not None and end is not None else None
+                if message is not None:
+                    self._message[i] = message
+            self._elapsed = result.total_duration_seconds
+            self._t0 = None
+        self._flush(final=True)
+        if self._display_ids:
+            self._layout_ready.wait(LAYOUT_WAIT)
+            bundle = self.static_bundle()
+            display = optional_import("IPython.display", purpose="showing the live DAG")
+            for display_id in self._display_ids:
+                display.update_display(bundle, raw=True, display_id=display_id)
+
+    # -- sending ----------------------------------------------------------------------
+    def _start_flusher(self) -> None:
+        with self._send_lock:
+            if self._flusher is not None:
+                return
+            self._stop.clear()
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name="dagron-live-flush", daemon=True
+            )
+            self._flusher.start()
+
+    def _stop_flusher(self) -> None:
+        with self._send_lock:
+            flusher, self._flusher = self._flusher, None
+            self._stop.set()
+        if flusher is not None and flusher is not threading.current_thread():
+            flusher.join()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            try:
+                self._flush()
+            except Exception:  # never let a display problem kill the flusher
+                logger.exception("updating the live DAG failed")
+
+    def _flush(self, *, final: bool = False) -> None:
+        """Send the dirty nodes as one delta (and a snapshot when due or final)."""
+        with self._send_lock:
+            now = time.perf_counter()
+            snapshot_due = final or now - self._last_snapshot >= SNAPSHOT_INTERVAL
+            with self._lock:
+                if not self._dirty and not snapshot_due:
+                    return
+                status, duration, message = self._status, self._duration, self._message
+                changes = [
+                    [i, CODES[status[i]], _round(duration[i]), message.get(i)] for i in self._dirty
+                ]
+                self._dirty = {}
+                if self._t0 is not None:
+                    self._elapsed = now - self._t0
+                self._seq += 1
+                delta = {"seq": self._seq, "elapsed": round(self._elapsed, 3), "changes": changes}
+                snapshot = self._snapshot_dict() if snapshot_due else None
+            with self.hold_sync():
+                self.delta = delta
+                if snapshot is not None:
+                    self.snapshot = snapshot
+                    self._last_snapshot = now
+                if final:
+                    self.phase = "done"
+
+    def _snapshot_dict(self) -> dict[str, Any]:
+        """The full state (caller holds ``_lock`` or owns the state)."""
+        durations = None
+        if len(self._names) <= self.max_layout_nodes:  # tooltips exist only then
+            durations = [_round(d) for d in self._duration]
+        return {
+            "seq": self._seq,
+            "elapsed": round(self._elapsed, 3),
+            "codes": "".join([CODES[s] for s in self._status]),
+            "durations": durations,
+            "messages": {str(i): m for i, m in self._message.items()},
+        }
+
+    # -- display ----------------------------------------------------------------------
+    def show(self) -> None:
+        """Display the live view; when the run ends it becomes a static picture.
+
+        The static picture is what a saved notebook (and nbconvert, GitHub)
+        keeps. Use ``display(live)`` instead to keep the widget after the run.
+        """
+        ipython = optional_import("IPython", purpose="showing the live DAG")
+        if ipython.get_ipython() is None:  # a plain interpreter: the text is all it shows
+            print(self._text())
+            return
+        display = optional_import("IPython.display", purpose="showing the live DAG")
+        if self.phase == "done":
+            display.display(self.static_bundle(), raw=True)
+            return
+        display_id = uuid.uuid4().hex
+        self._display_ids.append(display_id)
+        bundle = {
+            _WIDGET_VIEW: {"version_major": 2, "version_minor": 1, "model_id": self.model_id},
+            "text/plain": self._text(),
+            "text/html": render.picture_html(
+                render.note_html(
+                    "Live view of a dagron_nb run: it needs a Jupyter front end with "
+                    "ipywidgets; the final picture replaces it when the run ends."
+                ),
+                header=render.header_html(
+                    {NodeStatus.PENDING: len(self._names)}, len(self._names), 0.0, title=self.title
+                ),
+            ),
+        }
+        display.display(bundle, raw=True, display_id=display_id)
+
+    def static_bundle(self) -> dict[str, str]:
+        """The picture as it stands, without widgets: text/html (+ image/svg+xml)."""
+        with self._lock:
+            names = list(self._names)
+            statuses = list(self._status)
+            durations = list(self._duration)
+            messages = dict(self._message)
+            result = self._result
+            elapsed = self._elapsed if self._t0 is None else time.perf_counter() - self._t0
+        counts = dict.fromkeys(NodeStatus, 0)
+        for status in statuses:
+            counts[status] += 1
+        header = render.header_html(counts, len(names), elapsed, title=self.title or None)
+        bundle = {"text/plain": self._text()}
+        svg = self.svg
+        if self.view == "graph" and svg:
+            if result is not None and result.names == names:
+                tips_by_name = render.result_tooltips(result)
+                tips = [tips_by_name[name] for name in names]
+            else:
+                tips = [
+                    render.tooltip_text(
+                        name,
+                        statuses[i],
+                        duration=durations[i],
+                        message=messages.get(i),
+                        metadata=self._dag.get_metadata(name),
+                    )
+                    for i, name in enumerate(names)
+                ]
+            painted = render.paint_svg(svg, names, statuses, tips)
+            bundle["image/svg+xml"] = painted
+            bundle["text/html"] = render.picture_html(painted, header=header, counts=counts)
+        else:
+            note = self.note or "The layout was not ready when the run ended."
+            body = render.summary_html(names, statuses, messages)
+            bundle["text/html"] = render.picture_html(body, header=header, note=note, counts=counts)
+        return bundle
+
+    def _text(self) -> str:
+        with self._lock:
+            result = self._result
+            n = len(self._names)
+        label = f"LiveDAG {self.title!r}" if self.title else "LiveDAG"
+        if result is not None:
+            return f"{label}: {result.summary()}"
+        return f"{label}: {n} nodes"
+
+    def close(self) -> None:
+        self._stop_flusher()
+        super().close()
+
+
+def _dag_of(obj: Any) -> DAG:
+    if isinstance(obj, DAG):
+        return obj
+    dag = getattr(obj, "dag", None)
+    if isinstance(dag, DAG):
+        return dag
+    raise ConfigurationError(
+        f"LiveDAG needs a DAG or a Pipeline, got {type(obj).__name__}; "
+        "pass dag (from DAG.builder()...build()) or a Pipeline."
+    )
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _round(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 6)
+
+
+# -- one call: show and run -----------------------------------------------------------
+_EXECUTOR_ARGS = ("max_workers", "costs", "fail_fast", "enable_tracing", "hooks")
+_EXECUTE_ARGS = ("timeout", "cancel_event", "node_timeouts")
+
+
+def run_live(
+    dag_or_pipeline: Any,
+    tasks: Mapping[str, Any] | None = None,
+    *,
+    executor: str = "threads",
+    title: str | None = None,
+    **execute_kwargs: Any,
+) -> ExecutionResult:
+    """Show a ``LiveDAG``, run, and return the result (the picture stays behind).
+
+    ``dag_or_pipeline`` is a DAG with ``tasks`` (name -> callable), or a
+    ``Pipeline`` with ``tasks`` as its inputs. ``executor`` is ``"threads"`` or
+    ``"async"``; other keywords go to the executor or ``execute`` (``max_workers``,
+    ``fail_fast``, ``timeout``, ``callbacks`` to add your own, ...).
+
+    >>> import dagron_nb as dagron
+    >>> from dagron_nb.notebook import run_live
+    >>> dag = dagron.DAG.builder().add_edge("a", "b").build()
+    >>> result = run_live(dag, {"a": lambda: 1, "b": lambda: 2})
+    LiveDAG: 2 nodes
+    >>> result.succeeded
+    2
+    """
+    runner, live = _prepare(dag_or_pipeline, tasks, executor, title, execute_kwargs)
+    live.show()
+    if executor == "threads":
+        return runner()  # type: ignore[no-any-return]
+    coro = runner()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)  # type: ignore[no-any-return]
+    # Inside a running loop (a notebook cell): drive it re-entrantly.
+    nest_asyncio = optional_import("nest_asyncio", purpose="run_live(executor='async')")
+    nest_asyncio.apply(loop)
+    return loop.run_until_complete(coro)  # type: ignore[no-any-return]
+
+
+async def run_live_async(
+    dag_or_pipeline: Any,
+    tasks: Mapping[str, Any] | None = None,
+    *,
+    title: str | None = None,
+    **execute_kwargs: Any,
+) -> ExecutionResult:
+    """``await run_live_async(...)``: ``run_live`` on the running loop (async executor)."""
+    runner, live = _prepare(dag_or_pipeline, tasks, "async", title, execute_kwargs)
+    live.show()
+    return await runner()  # type: ignore[no-any-return]
+
+
+def _prepare(
+    target: Any,
+    tasks: Mapping[str, Any] | None,
+    executor: str,
+    title: str | None,
+    kwargs: dict[str, Any],
+) -> tuple[Callable[[], Any], LiveDAG]:
+    if executor not in ("threads", "async"):
+        raise ConfigurationError(f"executor must be 'threads' or 'async', got {executor!r}.")
+    allowed = (*_EXECUTOR_ARGS, *_EXECUTE_ARGS, "callbacks")
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise ConfigurationError(
+            f"run_live got unknown keyword(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}."
+        )
+    from dagron_nb.execution.aio import AsyncDAGExecutor
+    from dagron_nb.execution.pipeline import Pipeline
+    from dagron_nb.execution.threads import DAGExecutor
+
+    live = LiveDAG(target, title=title or getattr(target, "name", None))
+    extra = kwargs.pop("callbacks", None)
+    callbacks = [live] if extra is None else [live, extra]
+    if isinstance(target, Pipeline):
+        if executor == "threads":
+            return lambda: target.execute(tasks, callbacks=callbacks, **kwargs), live
+        return lambda: target.execute_async(tasks, callbacks=callbacks, **kwargs), live
+    if tasks is None:
+        raise ConfigurationError(
+            "run_live(dag, tasks) needs tasks: a dict of node name -> callable."
+        )
+    ctor = {k: kwargs[k] for k in _EXECUTOR_ARGS if k in kwargs}
+    call = {k: kwargs[k] for k in _EXECUTE_ARGS if k in kwargs}
+    dag = _dag_of(target)
+    if executor == "threads":
+        runner = DAGExecutor(dag, callbacks=callbacks, **ctor)
+        return lambda: runner.execute(tasks, **call), live
+    arunner = AsyncDAGExecutor(dag, callbacks=callbacks, **ctor)
+    return lambda: arunner.execute(tasks, **call), live
