@@ -11,6 +11,7 @@ demand: ``%load_ext dagron_nb`` in IPython, or ``from dagron_nb import notebook`
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from dagron_nb.core.callbacks import ExecutionCallbacks, HookContext, HookEvent, HookRegistry
@@ -42,6 +43,7 @@ __all__ = [
     "DAGBuilder",
     "DAGExecutor",
     "DagronError",
+    "DaskExecutor",
     "DuplicateNodeError",
     "ExecutionCallbacks",
     "ExecutionResult",
@@ -69,6 +71,30 @@ __all__ = [
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext dagron_nb``: register the ``%%dagron`` / ``%dagron`` magics."""
+    from dagron_nb.notebook.display import register
     from dagron_nb.notebook.magics import load_ipython_extension as load
 
+    register(ipython)  # DAGs and results display as pictures
     load(ipython)
+
+
+def __getattr__(name: str) -> Any:
+    # DaskExecutor needs dask.distributed, which is heavy and optional: load on use.
+    if name == "DaskExecutor":
+        from dagron_nb.execution.dask import DaskExecutor
+
+        return DaskExecutor
+    # The live widget imports anywidget: load it when somebody asks, not here.
+    if name in ("LiveDAG", "run_live"):
+        from dagron_nb.notebook import live
+
+        return getattr(live, name)
+    raise AttributeError(f"module 'dagron_nb' has no attribute {name!r}")
+
+
+# Inside a running IPython, DAGs and results display as pictures right away;
+# sys.modules tells without importing IPython into plain scripts.
+if "IPython" in sys.modules:
+    from dagron_nb.notebook.display import register_if_active
+
+    register_if_active()
