@@ -50,7 +50,6 @@ from dagron_nb.core.plan import (
     critical_path,
     earliest_finish,
     levels,
-    priority_ranks,
 )
 
 if TYPE_CHECKING:
@@ -118,7 +117,6 @@ def plan_analysis(dag: DAG, costs: Mapping[str, float] | None = None) -> PlanAna
     chain = critical_path(dag, costs)
     on_chain = set(chain)
     level = levels(index)
-    rank = priority_ranks(index, cost)
     return PlanAnalysis(
         names=list(index.names),
         level=level,
@@ -132,7 +130,9 @@ def plan_analysis(dag: DAG, costs: Mapping[str, float] | None = None) -> PlanAna
         on_critical_path=[name in on_chain for name in index.names],
         predecessors=[len(p) for p in index.pred],
         successors=[len(s) for s in index.succ],
-        order=sorted(range(len(cost)), key=lambda i: (level[i], rank[i])),
+        # execution_plan's order: by level, then the scheduler's priority (largest
+        # bottom level first, ties by insertion order)
+        order=sorted(range(len(cost)), key=lambda i: (level[i], -bottom[i], i)),
         makespan=makespan,
         critical_path=chain,
     )

@@ -126,13 +126,16 @@ def critical_path_frame(result: ExecutionResult) -> pd.DataFrame:
     >>> critical_path_frame(result).index[0]
     'a'
     """
-    frame = slack_frame(result)
-    chain = frame.loc[run_analysis(result).critical_path]
-    out: pd.DataFrame = chain[
-        ["status", "worker", "ready_at", "started_at", "finished_at", "duration_s", "waited_s"]
-    ].copy()
-    end = float(chain["finished_at"].max()) if len(chain) else 0.0
-    out["share"] = out["duration_s"] / end if end > 0 else float("nan")
+    pandas = _pandas("critical_path_frame()")
+    analysis = run_analysis(result)
+    position = result.dag.index().position
+    chain = [position[name] for name in analysis.critical_path]
+    out: pd.DataFrame = result.to_dataframe().iloc[chain][
+        ["status", "worker", "started_at", "finished_at", "duration_s"]
+    ]
+    out.insert(2, "ready_at", pandas.array([analysis.ready_at[i] for i in chain], dtype="float64"))
+    out["waited_s"] = pandas.array([analysis.waited[i] for i in chain], dtype="float64")
+    out["share"] = out["duration_s"] / analysis.end if analysis.end > 0 else float("nan")
     return out
 
 
