@@ -1,0 +1,78 @@
+"""Writing figures to the shared ``benchmarks/RESULTS.md``, one section per script.
+
+Each benchmark owns the lines between ``<!-- BEGIN name -->`` and
+``<!-- END name -->`` and rewrites only those, so scripts written by different
+people (and run at different times) share the file without clobbering each other.
+A file lock serialises concurrent writers. Sections open with the machine, the
+date and the exact command, so every figure says where it came from.
+
+>>> print(table(["shape", "us/task"], [["chain", "1.50"]]))
+| shape | us/task |
+| --- | --- |
+| chain | 1.50 |
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import os
+import platform
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import dagron_nb
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+
+HEADER = """\
+# Benchmark results
+
+Measured figures for dagron_nb; none of them is asserted by the test suite.
+Regenerate all of them from the repository root with `python -m benchmarks.run_all`
+(or `make bench`); each section names the script and exact command that wrote it,
+the machine and the date. Every script rewrites only its own section, between its
+`<!-- BEGIN name -->` and `<!-- END name -->` lines.
+"""
+
+
+def machine() -> str:
+    """One line describing where the figures were measured."""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"{os.cpu_count()} cores (nproc), Python {platform.python_version()} "
+        f"({platform.python_implementation()}), {platform.system()} {platform.machine()}, "
+        f"dagron_nb {dagron_nb.__version__}, {now}"
+    )
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join("---" for _ in headers) + " |"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def write_section(name: str, body: str, path: Path = RESULTS) -> None:
+    """Replace (or append) the section ``name`` of the results file with ``body``."""
+    begin, end = f"<!-- BEGIN {name} -->", f"<!-- END {name} -->"
+    block = f"{begin}\n{body.strip()}\n{end}"
+    path.touch(exist_ok=True)
+    with path.open("r+", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)  # another script may be writing its own section
+        text = f.read()
+        if not text.strip():
+            text = HEADER
+        pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
+        if pattern.search(text):
+            text = pattern.sub(lambda _: block, text, count=1)
+        else:
+            text = text.rstrip("\n") + "\n\n" + block + "\n"
+        f.seek(0)
+        f.write(text)
+        f.truncate()
