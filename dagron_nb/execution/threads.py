@@ -137,14 +137,20 @@ class _ThreadDriver:
     # -- the calling thread --------------------------------------------------------
     def run(self) -> ExecutionResult:
         run = self.run_
-        run.begin()
+        interrupted: KeyboardInterrupt | None = None
+        try:
+            run.begin()
+            with self.cond:
+                self._check_done()
+                if not self.finished.is_set():
+                    self._spawn()
+        except KeyboardInterrupt as exc:
+            # Ctrl-C while the run starts (in on_run_start, or while the first
+            # worker starts and already runs a task): cancel, as below
+            interrupted = exc
+            self._locked_notify(lambda: self._cancel("interrupted (KeyboardInterrupt)"))
         deadline = None if run.timeout is None else run.t0 + run.timeout
         watching = run.cancel_event is not None or bool(run.node_timeout)
-        with self.cond:
-            self._check_done()
-            if not self.finished.is_set():
-                self._spawn()
-        interrupted: KeyboardInterrupt | None = None
         while not self.finished.is_set():
             try:
                 wait = _POLL if watching else _IDLE_POLL
