@@ -1,0 +1,327 @@
+"""AsyncDAGExecutor only: coroutines, real cancellation, asyncio.Event, interrupts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from dagron_nb import DAG, AsyncDAGExecutor, NodeStatus, NodeTimeoutError
+from dagron_nb.execution.aio import is_async_callable
+
+if TYPE_CHECKING:
+    from conftest import Recorder
+
+S = NodeStatus
+PATIENCE = 5.0
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+# -- what counts as async -------------------------------------------------------------
+async def coro_fn() -> int:
+    return 1
+
+
+class AsyncCallable:
+    async def __call__(self) -> int:
+        return 2
+
+
+def test_is_async_callable() -> None:
+    assert is_async_callable(coro_fn)
+    assert is_async_callable(functools.partial(coro_fn))
+    assert is_async_callable(functools.partial(functools.partial(coro_fn)))
+    assert is_async_callable(AsyncCallable())
+    assert not is_async_callable(lambda: 1)
+    assert not is_async_callable(print)
+    assert not is_async_callable(functools.partial(print, 1))
+
+
+def test_coroutines_sync_functions_and_awaitables_all_run() -> None:
+    dag = DAG().add_nodes(["coro", "partial", "obj", "sync", "returns_awaitable"])
+
+    async def later() -> str:
+        return "awaited"
+
+    async def add(x: int, y: int) -> int:
+        return x + y
+
+    tasks: dict[str, Any] = {
+        "coro": coro_fn,
+        "partial": functools.partial(add, 2, 3),
+        "obj": AsyncCallable(),
+        "sync": lambda: threading.current_thread().name,
+        "returns_awaitable": lambda: later(),
+    }
+    result = run(AsyncDAGExecutor(dag).execute(tasks))
+    assert result["coro"].result == 1
+    assert result["partial"].result == 5
+    assert result["obj"].result == 2
+    assert result["sync"].result != threading.current_thread().name  # ran in a pool thread
+    assert result["returns_awaitable"].result == "awaited"
+
+
+def test_context_variables_reach_sync_tasks() -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    async def main() -> Any:
+        var.set("from the caller")
+        return await AsyncDAGExecutor(DAG().add_node("a")).execute({"a": var.get})
+
+    assert run(main())["a"].result == "from the caller"
+
+
+def test_unlimited_concurrency_by_default() -> None:
+    # 50 coroutines that all wait for each other: only unlimited concurrency finishes
+    n = 50
+    dag = DAG().add_nodes([f"t{k}" for k in range(n)])
+
+    async def main() -> Any:
+        arrived = 0
+        everyone = asyncio.Event()
+
+        async def meet() -> bool:
+            nonlocal arrived
+            arrived += 1
+            if arrived == n:
+                everyone.set()
+            await asyncio.wait_for(everyone.wait(), PATIENCE)
+            return True
+
+        return await AsyncDAGExecutor(dag).execute(dict.fromkeys(dag.nodes(), meet))
+
+    result = run(main())
+    assert result.succeeded == n
+    assert AsyncDAGExecutor(dag).max_workers is None
+
+
+def test_max_workers_limits_concurrent_coroutines_and_reuses_lanes() -> None:
+    dag = DAG().add_nodes([f"t{k}" for k in range(12)])
+    running = peak = 0
+
+    async def task() -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.001)
+        running -= 1
+
+    result = run(AsyncDAGExecutor(dag, max_workers=3).execute(dict.fromkeys(dag.nodes(), task)))
+    assert peak == 3
+    assert {nr.worker for nr in result.node_results.values()} == {"async-0", "async-1", "async-2"}
+
+
+# -- real cancellation ----------------------------------------------------------------
+def test_the_run_timeout_really_cancels_running_coroutines(recorder: Recorder) -> None:
+    dag = DAG.builder().add_edge("sleeper", "after").build()
+    cancelled = []
+
+    async def sleeper() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    async def main() -> Any:
+        t0 = time.perf_counter()
+        result = await AsyncDAGExecutor(dag, callbacks=recorder).execute(
+            {"sleeper": sleeper, "after": coro_fn}, timeout=0.2
+        )
+        await asyncio.sleep(0.05)  # let the cancelled task unwind
+        return result, time.perf_counter() - t0
+
+    result, elapsed = run(main())
+    assert elapsed < 1.0
+    assert cancelled == [True]
+    assert result["sleeper"].status is S.TIMED_OUT
+    assert isinstance(result["sleeper"].error, NodeTimeoutError)
+    assert result["after"].status is S.CANCELLED
+    assert recorder.kinds("sleeper") == ["start", "timeout"]
+
+
+def test_a_node_timeout_cancels_just_that_coroutine() -> None:
+    dag = DAG().add_nodes(["slow", "fine"])
+    cancelled = []
+
+    async def slow() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    result = run(
+        AsyncDAGExecutor(dag, fail_fast=False).execute(
+            {"slow": slow, "fine": coro_fn}, node_timeouts={"slow": 0.1}
+        )
+    )
+    assert cancelled == [True]
+    assert result["slow"].status is S.TIMED_OUT
+    assert result["fine"].status is S.COMPLETED
+
+
+def test_a_coroutine_that_swallows_its_timeout_is_still_timed_out() -> None:
+    async def stubborn() -> str:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            return "ignored the cancellation"
+        return "slept"
+
+    result = run(
+        AsyncDAGExecutor(DAG().add_node("a")).execute({"a": stubborn}, node_timeouts={"a": 0.1})
+    )
+    assert result["a"].status is S.TIMED_OUT
+    assert result["a"].result is None
+
+
+def test_a_task_raising_cancelled_error_itself_fails_instead_of_hanging() -> None:
+    dag = DAG.builder().add_edge("a", "b").add_node("c").build()
+
+    async def gives_up() -> None:
+        raise asyncio.CancelledError("cancelled inside the task")
+
+    async def main() -> Any:
+        executor = AsyncDAGExecutor(dag, fail_fast=False)
+        return await asyncio.wait_for(
+            executor.execute({"a": gives_up, "b": coro_fn, "c": coro_fn}), PATIENCE
+        )
+
+    result = run(main())
+    assert result["a"].status is S.FAILED
+    assert isinstance(result["a"].error, asyncio.CancelledError)
+    assert result["b"].status is S.SKIPPED
+    assert result["c"].status is S.COMPLETED
+
+
+# -- cancel events --------------------------------------------------------------------
+def test_asyncio_event_as_cancel_event() -> None:
+    dag = DAG.builder().add_edges([("a", "b"), ("b", "c")]).add_node("side").build()
+    started: list[str] = []
+
+    async def main() -> Any:
+        cancel = asyncio.Event()
+
+        async def a() -> str:
+            started.append("a")
+            cancel.set()
+            return "a"
+
+        async def other() -> None:
+            started.append("other")
+
+        tasks = {"a": a, "b": other, "c": other, "side": other}
+        return await AsyncDAGExecutor(dag, max_workers=1).execute(tasks, cancel_event=cancel)
+
+    result = run(main())
+    assert started == ["a"]
+    assert result["a"].status is S.COMPLETED
+    assert [result[n].status for n in ("b", "c", "side")] == [S.CANCELLED] * 3
+
+
+def test_asyncio_event_set_while_a_coroutine_runs_is_noticed_at_once() -> None:
+    dag = DAG.builder().add_edge("running", "next").build()
+
+    async def main() -> Any:
+        cancel = asyncio.Event()
+        noticed = asyncio.Event()
+        timings: dict[str, float] = {}
+
+        class Watch:
+            def on_node_cancel(self, name: str) -> None:
+                timings["noticed"] = time.perf_counter()
+                noticed.set()
+
+        async def running() -> bool:
+            timings["set"] = time.perf_counter()
+            asyncio.get_running_loop().call_soon(cancel.set)
+            await asyncio.wait_for(noticed.wait(), PATIENCE)
+            return True
+
+        result = await AsyncDAGExecutor(dag, callbacks=Watch()).execute(
+            {"running": running, "next": coro_fn}, cancel_event=cancel
+        )
+        return result, timings["noticed"] - timings["set"]
+
+    result, delay = run(main())
+    assert delay < 0.5
+    assert result["running"].status is S.COMPLETED
+    assert result["next"].status is S.CANCELLED
+
+
+# -- the execute coroutine cancelled / Ctrl-C -----------------------------------------
+def test_cancelling_the_execute_task_cancels_everything_and_keeps_the_result() -> None:
+    dag = DAG.builder().add_edge("sleeper", "after").add_node("done").build()
+    executor = AsyncDAGExecutor(dag)
+
+    async def main() -> None:
+        sleeper_started = asyncio.Event()
+
+        async def sleeper() -> None:
+            sleeper_started.set()
+            await asyncio.sleep(10)
+
+        run_task = asyncio.ensure_future(
+            executor.execute({"sleeper": sleeper, "after": coro_fn, "done": coro_fn})
+        )
+        await asyncio.wait_for(sleeper_started.wait(), PATIENCE)
+        run_task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run_task
+
+    run(main())
+    result = executor.last_result
+    assert result is not None
+    assert result["done"].status is S.COMPLETED
+    assert result["sleeper"].status is S.CANCELLED
+    assert result["sleeper"].reason == "interrupted while running"
+    assert result["after"].status is S.CANCELLED
+    assert result["after"].reason == "interrupted: the run was cancelled"
+
+
+@pytest.fixture
+def default_sigint() -> Iterator[None]:
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.usefixtures("default_sigint")
+def test_ctrl_c_under_asyncio_run_keeps_the_partial_result() -> None:
+    dag = DAG.builder().add_edge("sleeper", "after").build()
+    executor = AsyncDAGExecutor(dag)
+
+    async def sleeper() -> None:
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        await asyncio.sleep(10)
+
+    t0 = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(executor.execute({"sleeper": sleeper, "after": coro_fn}))
+    assert time.perf_counter() - t0 < PATIENCE
+    result = executor.last_result
+    assert result is not None
+    assert result.statuses == [S.CANCELLED, S.CANCELLED]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_execute_works_inside_an_already_running_loop() -> None:
+    async def main() -> Any:
+        dag = DAG.builder().add_edge("a", "b").build()
+        return await AsyncDAGExecutor(dag).execute({"a": coro_fn, "b": coro_fn})
+
+    assert run(main()).succeeded == 2
