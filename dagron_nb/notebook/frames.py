@@ -36,6 +36,12 @@ def _pandas(purpose: str) -> Any:
     return optional_import("pandas", purpose=purpose)
 
 
+def _text(pandas: Any) -> Any:
+    """The dtype of text columns: pandas 3's ``str``; object before (where dtype
+    ``"str"`` would turn None into the text ``"None"``)."""
+    return "str" if int(pandas.__version__.split(".")[0]) >= 3 else object
+
+
 def plan_frame(dag: DAG, costs: Mapping[str, float] | None = None) -> pd.DataFrame:
     """The execution plan as a table, one row per node in plan order.
 
@@ -79,7 +85,7 @@ def plan_frame(dag: DAG, costs: Mapping[str, float] | None = None) -> pd.DataFra
             "n_predecessors": pandas.array(pick(plan.predecessors), dtype="int64"),
             "n_successors": pandas.array(pick(plan.successors), dtype="int64"),
         },
-        index=pandas.Index(pick(plan.names), dtype="str", name="node"),
+        index=pandas.Index(pick(plan.names), dtype=_text(pandas), name="node"),
     )
     return frame
 
@@ -197,7 +203,7 @@ def compare_runs(
     frames = {label: run.to_dataframe() for label, run in labelled.items()}
     ordered = [base, *(label for label in labelled if label != base)]
     names = dict.fromkeys(name for label in ordered for name in labelled[label].names)
-    index = pandas.Index(list(names), dtype="str", name="node")
+    index = pandas.Index(list(names), dtype=_text(pandas), name="node")
     duration = pandas.DataFrame(
         {label: frames[label]["duration_s"].reindex(index) for label in labelled}
     )
@@ -267,5 +273,5 @@ def summarize_runs(
             row[status.value] = run.counts[status]
         rows[label] = row
     table: pd.DataFrame = pandas.DataFrame.from_dict(rows, orient="index")
-    table.index = pandas.Index(list(rows), dtype="str", name="run")
+    table.index = pandas.Index(list(rows), dtype=_text(pandas), name="run")
     return table

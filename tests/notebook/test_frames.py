@@ -40,6 +40,8 @@ COLUMNS = [
     "reason",
 ]
 BADGES = [s.value for s in NodeStatus]
+# pandas 3's string dtype; pandas 2 keeps text in object columns
+TEXT = "str" if int(pd.__version__.split(".")[0]) >= 3 else object
 
 
 def synthetic_result(
@@ -103,7 +105,7 @@ def check_every_status_frame(result: ExecutionResult, worker_prefix: str) -> Non
         assert df[column].dtype == "float64"
     assert df["level"].dtype == "int64"
     for column in ("worker", "error_type", "error", "reason"):
-        assert df[column].dtype == "str"
+        assert df[column].dtype == TEXT
     assert df["level"].tolist() == levels(result.dag.index())
 
     expected = {
