@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
+from typing import Any
 
 import matplotlib
 
@@ -223,17 +225,15 @@ def test_timeline_of_an_async_run() -> None:
     assert sum(len(c.get_paths()) for c in lanes.values()) == 3
 
 
-def test_a_timeline_renders_inline_in_ipython() -> None:
-    from IPython.core.interactiveshell import InteractiveShell
-
-    shell = InteractiveShell.instance()
-    png = shell.display_formatter.formatters["image/png"]
+def test_a_timeline_renders_inline_in_ipython(captured_shell: Any) -> None:
+    # the shared IPython test shell, formatting every MIME type as a kernel does
+    png = captured_shell.display_formatter.formatters["image/png"]
     saved = png.pop(Figure, None)  # as in a notebook where pyplot was never imported
     try:
         fig = timeline(mixed_result())
-        data, _ = shell.display_formatter.format(fig)
+        data, _ = captured_shell.display_formatter.format(fig)
         assert "image/png" in data
-        assert data["image/png"]  # base64 PNG text
+        assert base64.b64decode(data["image/png"]).startswith(b"\x89PNG")
     finally:
         png.pop(Figure, None)
         if saved is not None:
