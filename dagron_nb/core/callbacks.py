@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dagron_nb.core.errors import ConfigurationError
+
 if TYPE_CHECKING:
     from dagron_nb.core.graph import DAG
     from dagron_nb.core.results import ExecutionResult
@@ -103,7 +105,7 @@ class CallbackFanout:
             (self.run_end, method("on_run_end")),
         ]
         if not any(fn for _, fn in pairs):
-            raise TypeError(
+            raise ConfigurationError(
                 f"callbacks object {obj!r} has none of the callback methods "
                 "(on_node_start, on_node_complete, on_node_error, on_node_skip, ...); "
                 "pass an object that defines some of them, or ExecutionCallbacks(...)."

@@ -63,15 +63,26 @@ def _check_seconds(what: str, value: object) -> float:
     return float(value)
 
 
-def _unknown_names(kind: str, unknown: list[str], names: list[str]) -> ConfigurationError:
+def _unknown_names(kind: str, unknown: list[object], names: list[str]) -> ConfigurationError:
     hints = []
     for name in unknown:
+        if not isinstance(name, str) or not name:
+            # shown with its type: a key 1 must not read like the name '1'
+            hints.append(f"{name!r} ({type(name).__name__}; node names are non-empty strings)")
+            continue
         close = difflib.get_close_matches(name, names, n=1)
         hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
     return ConfigurationError(
         f"{kind} for node(s) not in the DAG: {', '.join(hints)}. "
         "Fix the name, or add the node to the DAG first."
     )
+
+
+def _check_mapping(what: str, value: object, of: str) -> None:
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(
+            f"{what} must be a dict of node name -> {of}, got {type(value).__name__}."
+        )
 
 
 class Run:
@@ -99,13 +110,15 @@ class Run:
         self.names = index.names
         n = len(self.names)
 
-        if not isinstance(tasks, Mapping):
+        _check_mapping("tasks", tasks, "callable")
+        if not isinstance(fail_fast, bool):
             raise ConfigurationError(
-                f"tasks must be a dict of node name -> callable, got {type(tasks).__name__}."
+                f"fail_fast must be True or False, got {fail_fast!r}; "
+                "False lets independent branches go on after a failure."
             )
-        unknown = [name for name in tasks if name not in index.position]
+        unknown: list[object] = [name for name in tasks if name not in index.position]
         if unknown:
-            raise _unknown_names("tasks given", [str(u) for u in unknown], self.names)
+            raise _unknown_names("tasks given", unknown, self.names)
         not_callable = [name for name, fn in tasks.items() if fn is not None and not callable(fn)]
         if not_callable:
             raise ConfigurationError(
@@ -126,7 +139,8 @@ class Run:
             own = getattr(fn, "timeout", None)
             if own is not None:
                 self.node_timeout[i] = _check_seconds(f"timeout of task {self.names[i]!r}", own)
-        if node_timeouts:
+        if node_timeouts is not None:
+            _check_mapping("node_timeouts", node_timeouts, "seconds")
             unknown = [name for name in node_timeouts if name not in index.position]
             if unknown:
                 raise _unknown_names("node_timeouts given", unknown, self.names)
