@@ -53,12 +53,10 @@ class CycleError(GraphError):
 class DuplicateNodeError(GraphError):
     """A node name was added twice."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, hint: str = "") -> None:
         self.name = name
-        super().__init__(
-            f"node {name!r} already exists; node names must be unique. "
-            "Use a different name, or skip the second add_node()."
-        )
+        fix = hint or "Use a different name, or skip the second add_node()."
+        super().__init__(f"node {name!r} already exists; node names must be unique. {fix}")
 
 
 class InvalidNodeNameError(GraphError, TypeError):

@@ -37,11 +37,13 @@ class Task(Generic[R]):
     ) -> None:
         if not callable(func):
             raise ConfigurationError(f"@task needs a function, got {func!r}.")
+        # first, so that wrapping a Task copies nothing over the settings below
+        functools.update_wrapper(self, func)  # keeps __doc__, __wrapped__ -> signature
         self.func = func
-        self.name = name or getattr(func, "__name__", None) or repr(func)
+        # name="" stays "", so the Pipeline refuses it instead of silently renaming
+        self.name = name if name is not None else getattr(func, "__name__", None) or repr(func)
         self.timeout = timeout
         self.is_async = is_async_callable(func)
-        functools.update_wrapper(self, func)  # keeps __doc__, __wrapped__ -> signature
         self.parameters = [
             p for p in inspect.signature(func).parameters.values() if p.kind not in _VARIADIC
         ]
@@ -107,7 +109,11 @@ class Pipeline:
         for fn in tasks:
             t = fn if isinstance(fn, Task) else Task(fn)
             if t.name in self.tasks:
-                raise DuplicateNodeError(t.name)
+                raise DuplicateNodeError(
+                    t.name,
+                    "two tasks of the pipeline have this name; rename one with "
+                    "@task(name=...), or pass each function once.",
+                )
             self.tasks[t.name] = t
         builder = DAGBuilder()
         for t in self.tasks.values():
@@ -163,6 +169,13 @@ class Pipeline:
         node_timeouts: Mapping[str, float] | None = None,
     ) -> ExecutionResult:
         """Run the pipeline on threads; ``result[name].result`` is each return value."""
+        coroutines = [t.name for t in self.tasks.values() if t.is_async]
+        if coroutines:
+            # on threads they would return un-awaited coroutine objects as results
+            raise ConfigurationError(
+                f"task(s) {', '.join(map(repr, coroutines))} are coroutine functions; run "
+                "the pipeline with `await pipeline.execute_async(...)` instead of execute()."
+            )
         tasks = self._bind(inputs)
         executor = DAGExecutor(
             self.dag,
