@@ -67,6 +67,12 @@ class Runner:
         )
 
 
+@pytest.fixture
+def run_async() -> Callable[[Coroutine[Any, Any, Any]], Any]:
+    """Like ``asyncio.run``, but does not wait for threads stuck in abandoned tasks."""
+    return run_in_fresh_loop
+
+
 @pytest.fixture(params=["thread", "async"])
 def runner(request: pytest.FixtureRequest) -> Runner:
     return Runner(request.param)
