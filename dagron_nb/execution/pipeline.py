@@ -215,6 +215,40 @@ class Pipeline:
         )
         return await executor.execute(tasks, timeout, cancel_event, node_timeouts=node_timeouts)
 
+    def execute_dask(
+        self,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        client: Any = None,
+        max_workers: int | None = None,
+        callbacks: object = None,
+        fail_fast: bool = True,
+        timeout: float | None = None,
+        cancel_event: threading.Event | None = None,
+        costs: Mapping[str, float] | None = None,
+        enable_tracing: bool = False,
+        hooks: object = None,
+        node_timeouts: Mapping[str, float] | None = None,
+    ) -> ExecutionResult:
+        """Run the pipeline on a dask.distributed ``client`` (None: a LocalCluster).
+
+        Upstream values pass between tasks on the cluster, as futures.
+        """
+        from dagron_nb.execution.dask import DaskExecutor  # dask is an optional extra
+
+        executor = DaskExecutor(
+            self.dag,
+            client=client,
+            max_workers=max_workers,
+            costs=costs,
+            callbacks=callbacks,
+            fail_fast=fail_fast,
+            enable_tracing=enable_tracing,
+            hooks=hooks,
+        )
+        tasks = self._bind(inputs)
+        return executor.execute(tasks, timeout, cancel_event, node_timeouts=node_timeouts)
+
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, tasks={self.task_names})"
 
@@ -228,7 +262,9 @@ def _bind_one(
     """A no-argument callable that calls ``t`` with its upstream values and inputs.
 
     The return value is stored before the callable returns, so it is there when
-    the scheduler lets a successor start.
+    the scheduler lets a successor start. ``.func``, ``.deps`` and ``.fixed`` on
+    the callable let the Dask executor make the same call on a worker, with the
+    upstream values passed as futures instead of through ``values``.
     """
     name = t.name
     func = t.func
@@ -241,6 +277,7 @@ def _bind_one(
             return value
 
         run_async.timeout = t.timeout  # type: ignore[attr-defined]
+        run_async.func, run_async.deps, run_async.fixed = func, deps, fixed  # type: ignore[attr-defined]
         return run_async
 
     def run() -> Any:
@@ -250,4 +287,5 @@ def _bind_one(
         return value
 
     run.timeout = t.timeout  # type: ignore[attr-defined]
+    run.func, run.deps, run.fixed = func, deps, fixed  # type: ignore[attr-defined]
     return run
