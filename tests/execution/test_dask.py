@@ -33,7 +33,9 @@ _RELEASE = threading.Event()  # stuck tasks wait on it
 _STUCK_DONE = threading.Event()  # set by a stuck task when it finally returns
 _BARRIER = threading.Barrier(2, timeout=PATIENCE)
 _CANCEL = threading.Event()  # a task sets it: the workers share this process
-_RAN: list[str] = []  # tasks that must never run append their name here
+_RAN: list[str] = []
+_LOG: list[tuple[str, str]] = []  # ("start" | "end", node) in the order tasks ran
+_LOG_LOCK = threading.Lock()  # tasks that must never run append their name here
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +88,14 @@ def _meet() -> str:
 
 def _must_not_run(name: str) -> None:
     _RAN.append(name)
+
+
+def _logged(name: str) -> str:
+    with _LOG_LOCK:
+        _LOG.append(("start", name))
+    with _LOG_LOCK:
+        _LOG.append(("end", name))
+    return name
 
 
 def _cancel_the_run() -> None:
@@ -215,6 +225,20 @@ def test_times_and_workers_come_from_the_dask_workers(client: Any) -> None:
     assert result["end"].started_at >= max(result["left"].finished_at, result["right"].finished_at)
 
 
+def test_max_workers_bounds_the_submissions_and_priority_orders_them(client: Any) -> None:
+    dag = (
+        dagron.DAG.builder().add_nodes(["light1", "light2"]).add_edge("heavy", "heavy_next").build()
+    )
+    tasks = {n: functools.partial(_logged, n) for n in dag.nodes()}
+    costs = {"heavy": 10.0, "heavy_next": 5.0}
+    _LOG.clear()
+    result = DaskExecutor(dag, client=client, max_workers=1, costs=costs).execute(tasks)
+    assert result.ok
+    # one at a time although the cluster has two threads, the costly chain first
+    assert _LOG[::2] == [("start", n) for n in ["heavy", "heavy_next", "light1", "light2"]]
+    assert all(kind == "end" for kind, _ in _LOG[1::2])
+
+
 def test_async_tasks_run_on_the_worker(client: Any) -> None:
     async def fetch() -> str:
         return str(distributed.get_worker().address)
@@ -269,6 +293,19 @@ def test_pipeline_values_pass_between_tasks_on_the_cluster(client: Any) -> None:
     assert down["dependencies"] == [up["key"]]
     assert down["scaled"] == 42
     assert result["follower"].worker == down["address"]
+
+
+def test_an_async_pipeline_runs_on_dask(client: Any) -> None:
+    @task
+    async def numbers() -> list[int]:
+        return [1, 2, 3]
+
+    @task
+    async def total(numbers: list[int]) -> int:
+        return sum(numbers)
+
+    result = Pipeline([numbers, total]).execute_dask(client=client)
+    assert result.outputs() == {"numbers": [1, 2, 3], "total": 6}
 
 
 def test_pipeline_failure_on_dask_skips_the_consumer(client: Any) -> None:
