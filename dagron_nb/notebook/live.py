@@ -3,9 +3,11 @@
 How it works. The constructor starts Graphviz ``dot`` in a background thread
 and returns at once; the SVG is sent to the browser once, as the ``svg`` trait,
 when it is ready. Callbacks arrive on worker threads (or the event loop): each
-takes one lock, writes the node's status into a list and marks the node dirty,
-O(1) and without touching a trait. A flusher thread, alive from ``on_run_start``
-to ``on_run_end``, sends the dirty nodes as one ``delta`` at most every 0.1 s,
+appends ``(node, status, time)`` to a deque (thread-safe appends: no worker
+ever waits on another) and touches no trait. A flusher thread, alive from
+``on_run_start`` to ``on_run_end``, drains the deque into the per-node state
+under a lock (the one writer, as in dask's local scheduler) and sends the
+changed nodes as one ``delta`` at most every 0.1 s,
 and about once a second a full ``snapshot`` (one character per node) so a view
 that opens late, or missed a delta, catches up; ``on_run_end`` sends the exact
 final state. Graphs above ``render.LAYOUT_LIMIT`` nodes, and machines without
@@ -20,9 +22,11 @@ Contract with the browser (JS in ``static/live.js``; browser tests rely on it):
 traits ``names`` (node names by index), ``meta`` ({index: metadata text}),
 ``svg``, ``view`` ("loading" | "graph" | "summary"), ``note``, ``palette``
 ([{code, status, color}] for the 8 statuses), ``title``, ``phase`` ("idle" |
-"running" | "done"), ``delta`` ({seq, elapsed, changes: [[index, code,
-duration|None, message|None], ...]}) and ``snapshot`` ({seq, elapsed, codes,
-durations|None, messages}).
+"running" | "done"), ``delta`` ({seq, elapsed, nodes: [index, ...], codes:
+one character per listed node, durations: [seconds|None, ...] | None,
+messages: {index: text}}) and ``snapshot`` ({seq, elapsed, codes: one
+character per node, durations | None, messages}). ``CODES`` maps statuses to
+characters; durations are sent only when a graph is drawn (tooltips).
 
 DOM, identical in the live widget (root ``div.dagron-live``) and in the final
 static picture (root ``div.dagron-static``): node groups ``g.node.dagron-node``
@@ -39,12 +43,13 @@ legend ``.dagron-legend-item[data-status]``; summary ``.dagron-summary`` with
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import pathlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dagron_nb.core.errors import ConfigurationError
@@ -61,7 +66,7 @@ logger = logging.getLogger("dagron_nb")
 
 STATIC = pathlib.Path(__file__).parent / "static"
 
-#: One character per status in ``snapshot.codes`` and ``delta.changes``.
+#: One character per status in ``snapshot.codes`` and ``delta.codes``.
 CODES: dict[NodeStatus, str] = {
     NodeStatus.PENDING: "p",
     NodeStatus.RUNNING: "r",
@@ -78,6 +83,9 @@ SNAPSHOT_INTERVAL = 1.0  # seconds between full snapshots during a run
 LAYOUT_WAIT = 15.0  # how long the end of a run waits for a layout still being made
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+#: (node index, new status, perf_counter time, error text or None)
+_Event = tuple[int, NodeStatus, float, "str | None"]
 
 PENDING = NodeStatus.PENDING
 RUNNING = NodeStatus.RUNNING
@@ -127,7 +135,10 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         super().__init__(**kwargs)
         self.max_layout_nodes = max_layout_nodes
         self.flush_interval = flush_interval
-        # _lock guards the per-node state; callbacks hold it for O(1) work only.
+        # Callbacks only append (node, status, time, message) here: deque appends
+        # are thread-safe, so a worker never waits for another worker or the flusher.
+        self._events: collections.deque[_Event] = collections.deque()
+        # _lock guards the per-node state below; whoever holds it drains _events.
         self._lock = threading.Lock()
         # _send_lock orders every trait write (flusher, layout thread, caller),
         # so deltas reach the browser in sequence and hold_sync is never shared.
@@ -182,7 +193,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             self._layout_generation += 1
             self._layout_ready.clear()
             with self._lock:
-                snapshot = self._snapshot_dict()
+                snapshot = self._snapshot_locked()
             with self.hold_sync():
                 self.names = names
                 self.meta = meta
@@ -202,7 +213,8 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
 
     def _lay_out(self, dag: DAG, generation: int) -> None:
         try:
-            svg = render.render_svg(dag)
+            # unpainted: the browser paints it, and painting 1,000 nodes here costs ~0.1 s
+            svg = render.layout_svg(dag)
             view, note = "graph", ""
         except Exception as exc:  # dot crashed or vanished: say so, keep the summary
             logger.warning("laying out the DAG failed: %s", exc)
@@ -221,28 +233,48 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         """Block until the picture is laid out (or there will be none); True if so."""
         return self._layout_ready.wait(timeout)
 
-    # -- state ------------------------------------------------------------------------
+    # -- state (guarded by _lock) -------------------------------------------------------
     def _reset_locked(self) -> None:
         n = len(self._names)
+        self._events.clear()
         self._status = [PENDING] * n
         self._started: list[float | None] = [None] * n
         self._duration: list[float | None] = [None] * n
         self._message: dict[int, str] = {}
-        self._dirty: dict[int, None] = {}
+        self._dirty: dict[int, None] = {}  # changed since the last delta, in order
+
+    def _drain_locked(self) -> None:
+        """Apply the events the callbacks queued (only the ones there now)."""
+        events = self._events
+        status, started, duration = self._status, self._started, self._duration
+        message, dirty = self._message, self._dirty
+        for _ in range(len(events)):
+            i, new, at, text = events.popleft()
+            status[i] = new
+            if new is RUNNING:
+                started[i] = at
+            else:
+                start = started[i]
+                if start is not None:
+                    duration[i] = at - start
+            if text is not None:
+                message[i] = text
+            dirty[i] = None
 
     @property
     def statuses(self) -> dict[str, NodeStatus]:
         """``{name: NodeStatus}`` as the widget knows it now."""
         with self._lock:
+            self._drain_locked()
             return dict(zip(self._names, self._status))
 
     @property
     def dag(self) -> DAG:
         return self._dag
 
-    # -- callbacks (worker threads; O(1), no trait traffic) -----------------------
+    # -- callbacks (worker threads: one deque append each, no lock, no trait) --------------
     def on_run_start(self, dag: DAG) -> None:
-        if list(dag.index().names) != self._names:
+        if dag.index().names != self._names:
             self._set_dag(dag)  # the run is of another DAG: show that one
         with self._send_lock:
             with self._lock:
@@ -251,77 +283,44 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
                 self._t0 = time.perf_counter()
                 self._elapsed = 0.0
                 self._seq += 1
-                snapshot = self._snapshot_dict()
+                snapshot = self._snapshot_locked()
             with self.hold_sync():
                 self.snapshot = snapshot
                 self.phase = "running"
             self._last_snapshot = time.perf_counter()
         self._start_flusher()
 
-    def _mark(self, name: str, status: NodeStatus, message: str | None = None) -> None:
+    def _queue(self, name: str, status: NodeStatus, message: str | None = None) -> None:
         i = self._position.get(name)
         if i is None:
             return  # not a node of this widget's DAG
-        now = time.perf_counter()
-        with self._lock:
-            self._status[i] = status
-            if status is RUNNING:
-                self._started[i] = now
-            else:
-                start = self._started[i]
-                if start is not None:
-                    self._duration[i] = now - start
-            if message is not None:
-                self._message[i] = message
-            self._dirty[i] = None
+        self._events.append((i, status, time.perf_counter(), message))
         if self._flusher is None:
             self._start_flusher()  # callbacks used without on_run_start
 
     def on_node_start(self, name: str) -> None:
-        self._mark(name, RUNNING)
+        self._queue(name, RUNNING)
 
     def on_node_complete(self, name: str, result: Any) -> None:
-        self._mark(name, COMPLETED)
+        self._queue(name, COMPLETED)
 
     def on_node_error(self, name: str, error: BaseException) -> None:
-        self._mark(name, FAILED, render.error_text(error))
+        self._queue(name, FAILED, render.error_text(error))
 
     def on_node_timeout(self, name: str, error: BaseException) -> None:
-        self._mark(name, TIMED_OUT, render.error_text(error))
+        self._queue(name, TIMED_OUT, render.error_text(error))
 
     def on_node_skip(self, name: str) -> None:
-        self._mark(name, SKIPPED)
+        self._queue(name, SKIPPED)
 
     def on_node_cancel(self, name: str) -> None:
-        self._mark(name, CANCELLED)
+        self._queue(name, CANCELLED)
 
     def on_run_end(self, result: ExecutionResult) -> None:
         self._stop_flusher()
-        position = self._position
         with self._lock:
             self._result = result
-            for name, status, error, start, end, reason in zip(
-                result.names,
-                result.statuses,
-                result.errors,
-                result.started,
-                result.finished,
-                result.reasons,
-            ):
-                i = position.get(name)
-                if i is None:
-                    continue
-                message = (render.error_text(error) if not status.is_success else None) or reason
-                if status is not self._status[i] or (
-                    message is not None and self._message.get(i) != message
-                ):
-                    self._dirty[i] = None
-                self._status[i] = status
-                self._duration[i] = end - start if start is not None and end is not None else None
-                if message is not None:
-                    self._message[i] = message
-            self._elapsed = result.total_duration_seconds
-            self._t0 = None
+            self._adopt_result_locked(result)
         self._flush(final=True)
         if self._display_ids:
             self._layout_ready.wait(LAYOUT_WAIT)
@@ -329,6 +328,49 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             display = optional_import("IPython.display", purpose="showing the live DAG")
             for display_id in self._display_ids:
                 display.update_display(bundle, raw=True, display_id=display_id)
+
+    def _adopt_result_locked(self, result: ExecutionResult) -> None:
+        """Make the state exactly the result's: statuses, messages, durations.
+
+        Callbacks cannot tell a CACHE_HIT from a completion and never hear skip
+        reasons, so the result has the last word; the events still queued carry
+        nothing it does not, and are dropped. Per-node work happens only where
+        the result differs from what the browser was sent.
+        """
+        if result.names == self._names:
+            self._events.clear()
+            where: Sequence[int] = range(len(self._names))
+        else:  # a result of another DAG: take over what matches by name
+            self._drain_locked()
+            where = [self._position.get(name, -1) for name in result.names]
+        status = self._status
+        for i, new in zip(where, result.statuses):
+            if i >= 0 and status[i] is not new:
+                status[i] = new
+                self._dirty[i] = None
+        for i, new, error in zip(where, result.statuses, result.errors):
+            if error is not None and i >= 0 and not new.is_success:
+                self._set_message_locked(i, render.error_text(error))
+        for i, reason in zip(where, result.reasons):
+            if reason is not None and i >= 0:
+                self._set_message_locked(i, reason)
+        if self._durations_wanted:
+            for i, start, end in zip(where, result.started, result.finished):
+                if i >= 0:
+                    known = start is not None and end is not None
+                    self._duration[i] = end - start if known else None  # type: ignore[operator]
+        self._elapsed = result.total_duration_seconds
+        self._t0 = None
+
+    def _set_message_locked(self, i: int, message: str | None) -> None:
+        if message is not None and self._message.get(i) != message:
+            self._message[i] = message
+            self._dirty[i] = None
+
+    @property
+    def _durations_wanted(self) -> bool:
+        """Per-node durations feed tooltips, which exist only with a drawn graph."""
+        return len(self._names) <= self.max_layout_nodes
 
     # -- sending ----------------------------------------------------------------------
     def _start_flusher(self) -> None:
@@ -356,23 +398,38 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
                 logger.exception("updating the live DAG failed")
 
     def _flush(self, *, final: bool = False) -> None:
-        """Send the dirty nodes as one delta (and a snapshot when due or final)."""
+        """Send the changed nodes as one delta (and a snapshot when due or final).
+
+        A delta is flat (parallel ``nodes`` / ``codes`` / ``durations`` plus a
+        dict of messages): ipywidgets walks nested lists one Python call per
+        item when it looks for binary buffers, flat lists cost a loop.
+        """
         with self._send_lock:
             now = time.perf_counter()
             snapshot_due = final or now - self._last_snapshot >= SNAPSHOT_INTERVAL
             with self._lock:
+                self._drain_locked()
                 if not self._dirty and not snapshot_due:
                     return
-                status, duration, message = self._status, self._duration, self._message
-                changes = [
-                    [i, CODES[status[i]], _round(duration[i]), message.get(i)] for i in self._dirty
-                ]
+                nodes = list(self._dirty)
                 self._dirty = {}
+                status, message = self._status, self._message
+                durations = None
+                if self._durations_wanted:
+                    duration = self._duration
+                    durations = [_round(duration[i]) for i in nodes]
                 if self._t0 is not None:
                     self._elapsed = now - self._t0
                 self._seq += 1
-                delta = {"seq": self._seq, "elapsed": round(self._elapsed, 3), "changes": changes}
-                snapshot = self._snapshot_dict() if snapshot_due else None
+                delta = {
+                    "seq": self._seq,
+                    "elapsed": round(self._elapsed, 3),
+                    "nodes": nodes,
+                    "codes": "".join([CODES[status[i]] for i in nodes]),
+                    "durations": durations,
+                    "messages": {str(i): message[i] for i in nodes if i in message},
+                }
+                snapshot = self._snapshot_locked() if snapshot_due else None
             with self.hold_sync():
                 self.delta = delta
                 if snapshot is not None:
@@ -381,10 +438,10 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
                 if final:
                     self.phase = "done"
 
-    def _snapshot_dict(self) -> dict[str, Any]:
-        """The full state (caller holds ``_lock`` or owns the state)."""
+    def _snapshot_locked(self) -> dict[str, Any]:
+        """The full state, for views that open late or missed a delta."""
         durations = None
-        if len(self._names) <= self.max_layout_nodes:  # tooltips exist only then
+        if self._durations_wanted:
             durations = [_round(d) for d in self._duration]
         return {
             "seq": self._seq,
@@ -429,6 +486,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
     def static_bundle(self) -> dict[str, str]:
         """The picture as it stands, without widgets: text/html (+ image/svg+xml)."""
         with self._lock:
+            self._drain_locked()
             names = list(self._names)
             statuses = list(self._status)
             durations = list(self._duration)

@@ -211,6 +211,26 @@ def to_dot(
 
 
 # -- SVG --------------------------------------------------------------------------
+def layout_svg(
+    dag: DAG,
+    statuses: Mapping[str, NodeStatus | str] | None = None,
+    *,
+    title: str | None = None,
+    highlight_edges: Iterable[tuple[str, str]] = (),
+) -> str:
+    """Graphviz's own SVG of ``to_dot(...)``, not painted (the live widget paints in JS).
+
+    Raises ``GraphvizNotFoundError`` (saying how to install it) without ``dot``.
+    """
+    graphviz = optional_import("graphviz", purpose="drawing DAGs")
+    text = to_dot(dag, statuses, title=title, highlight_edges=highlight_edges)
+    try:
+        svg: str = graphviz.Source(text).pipe(format="svg", encoding="utf-8", quiet=True)
+    except graphviz.ExecutableNotFound:
+        raise GraphvizNotFoundError() from None
+    return svg
+
+
 def render_svg(
     dag: DAG,
     statuses: Mapping[str, NodeStatus | str] | None = None,
@@ -228,12 +248,7 @@ def render_svg(
     >>> render_svg(dag).startswith("<svg")
     True
     """
-    graphviz = optional_import("graphviz", purpose="drawing DAGs")
-    text = to_dot(dag, statuses, title=title, highlight_edges=highlight_edges)
-    try:
-        svg: str = graphviz.Source(text).pipe(format="svg", encoding="utf-8", quiet=True)
-    except graphviz.ExecutableNotFound:
-        raise GraphvizNotFoundError() from None
+    svg = layout_svg(dag, statuses, title=title, highlight_edges=highlight_edges)
     names = dag.index().names
     statuses_by_index = [_status_of(statuses, name) for name in names]
     tips = [tooltips.get(name, name) if tooltips else name for name in names]
@@ -246,7 +261,7 @@ def paint_svg(
     statuses: Sequence[NodeStatus],
     tooltips: Sequence[str] | None = None,
 ) -> str:
-    """Recolour an SVG made by ``render_svg`` for new statuses (by node index).
+    """Paint an SVG made by ``layout_svg`` or ``render_svg`` for statuses (by node index).
 
     Sets each node group's fill, ``data-status``, ``data-node``, status class and
     ``<title>`` (the tooltip; the name when ``tooltips`` is None), and gives each

@@ -104,15 +104,25 @@ def svg_nodes() -> Callable[[str], dict[str, SvgNode]]:
 
 @pytest.fixture
 def captured_shell() -> Iterator[Any]:
-    """A real IPython shell whose displays are recorded in ``display_pub.outputs``."""
+    """The real IPython test shell, formatting like a kernel, its displays recorded.
+
+    ``display_pub.outputs`` lists every display and display update.
+    """
     from IPython.core.displaypub import CapturingDisplayPublisher
     from IPython.testing import globalipapp
 
     # the shared test shell: other tests use it too, and IPython allows one per process
     ip = globalipapp.get_ipython()
     saved = ip.display_pub
+    formatters = ip.display_formatter.formatters
+    # a terminal shell formats text/plain only; a kernel formats every type
+    enabled = {mime: f.enabled for mime, f in formatters.items()}
     ip.display_pub = CapturingDisplayPublisher()
+    for formatter in formatters.values():
+        formatter.enabled = True
     try:
         yield ip
     finally:
         ip.display_pub = saved
+        for mime, flag in enabled.items():
+            formatters[mime].enabled = flag

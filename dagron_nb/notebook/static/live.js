@@ -165,13 +165,14 @@ function render({ model, el }) {
     if (!delta || delta.seq === undefined || delta.seq <= applied) return;
     if (delta.seq !== applied + 1) stale = true;
     applied = delta.seq;
-    for (const [i, code, seconds, text] of delta.changes) {
-      if (i >= names.length) continue;
-      setStatus(i, statusOf[code]);
-      if (seconds !== null) duration[i] = seconds;
-      if (text !== null) message.set(i, text);
+    const messages = delta.messages || {};
+    delta.nodes.forEach((i, k) => {
+      if (i >= names.length) return;
+      setStatus(i, statusOf[delta.codes[k]]);
+      if (delta.durations && delta.durations[k] !== null) duration[i] = delta.durations[k];
+      if (messages[i] !== undefined) message.set(i, messages[i]);
       paintNode(i);
-    }
+    });
     setElapsed(delta.elapsed);
   }
 
@@ -206,8 +207,15 @@ function render({ model, el }) {
         title = document.createElementNS(SVG_NS, "title");
         g.prepend(title);
       }
+      g.setAttribute("data-node", names[i]);
       nodes[i] = { g, shape: g.querySelector("path, polygon, ellipse"), title };
     }
+    for (const g of picture.querySelectorAll("g.edge")) {
+      const match = /^e(\d+)_(\d+)$/.exec(g.getAttribute("id") || "");
+      const title = g.querySelector("title");
+      if (match && title) title.textContent = `${names[Number(match[1])]} → ${names[Number(match[2])]}`;
+    }
+    picture.classList.add("dagron-svg");
     graphBox.append(picture);
     paintAll();
   }
