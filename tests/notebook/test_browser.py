@@ -2,14 +2,16 @@
 
 The test starts JupyterLab on a free port with a temporary root folder, config
 and data directories (so nothing of the machine's Jupyter setup leaks in),
-opens a notebook that loads the extension and runs a five-task pipeline whose
-tasks take about a second each, one of them failing with an error text full of
-markup. A MutationObserver in the page records every (node, status, fill) the
-DOM ever shows, so the test can check that nodes were seen RUNNING and then
-ended COMPLETED / FAILED / SKIPPED, each in its ``STATUS_COLORS`` fill, that
-the failed node's tooltip holds the error text literally (no injected ``<b>``)
-and that the cell printed one compact traceback. A screenshot goes to
-``test-output/browser/``. Set ``DAGRON_SKIP_BROWSER=1`` to skip on purpose.
+opens a notebook that loads the extension and runs a six-task pipeline whose
+tasks take about a second each: one fails with an error text full of markup,
+one is named with markup, quotes, braces, a backslash and non-ASCII. A
+MutationObserver in the page records every (node, status, fill) the DOM ever
+shows, so the test can check that nodes were seen RUNNING and then ended
+COMPLETED / FAILED / SKIPPED, each in its ``STATUS_COLORS`` fill, that the
+failed node's tooltip holds the error text literally and the odd name shows as
+itself (no injected ``<b>`` or ``<i>``), and that the cell printed one compact
+traceback. A screenshot goes to ``test-output/browser/``. Set
+``DAGRON_SKIP_BROWSER=1`` to skip on purpose.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import pytest
 from dagron_nb.core.results import NodeStatus
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Locator, Page
 
 pytestmark = pytest.mark.browser
 
@@ -42,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "test-output" / "browser"
 NOTEBOOK = "dagron_browser.ipynb"
 ERROR_TEXT = '<b>&"quotes"</b>'
+ODD_NAME = '<i>"odd"</i> & {née} \\ ✓'  # a node name that must stay text everywhere
 SERVER_START = 60.0  # seconds JupyterLab may take to answer (2 busy cores)
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -53,8 +56,9 @@ CHROMIUM_ARGS = [
 ]
 
 CELL = f"""\
-%%dagron -w 2 -n browser-test
+%%dagron -w 3 -n browser-test
 import time
+from dagron_nb import task
 
 def extract():
     time.sleep(1.0)
@@ -73,6 +77,10 @@ def load(transform, validate):
 
 def report(load):
     return load
+
+@task(name={ODD_NAME!r})
+def odd(extract):
+    return extract
 """
 FINAL = {
     "extract": NodeStatus.COMPLETED,
@@ -80,6 +88,7 @@ FINAL = {
     "validate": NodeStatus.FAILED,
     "load": NodeStatus.SKIPPED,
     "report": NodeStatus.SKIPPED,
+    ODD_NAME: NodeStatus.COMPLETED,
 }
 RAN = ("extract", "transform", "validate")
 
@@ -261,10 +270,14 @@ def test_dagron_cell_in_jupyterlab(lab: Lab) -> None:
 
     started = time.monotonic()
     screenshot = OUTPUT / "dagron_jupyterlab.png"
+    for stale in ("dagron_jupyterlab_failure.png", "browser_console.log"):
+        (OUTPUT / stale).unlink(missing_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            console: list[str] = []
+            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
             page.set_default_timeout(30_000)
             page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
             cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
@@ -273,13 +286,13 @@ def test_dagron_cell_in_jupyterlab(lab: Lab) -> None:
             page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
             page.evaluate(RECORDER)
 
-            cells.nth(0).locator(".jp-InputPrompt").click()  # select, command mode
-            page.keyboard.press("Shift+Enter")  # %load_ext dagron_nb
-            page.keyboard.press("Shift+Enter")  # the %%dagron cell
+            _run_cell(page, cells.nth(0))  # %load_ext dagron_nb
+            _run_cell(page, cells.nth(1))  # the %%dagron cell
             page.wait_for_selector("g.dagron-node", timeout=60_000)
             page.wait_for_function(
                 """(final) => Object.entries(final).every(([name, status]) => {
-                    const g = document.querySelector(`g.dagron-node[data-node="${name}"]`);
+                    const g = Array.from(document.querySelectorAll("g.dagron-node"))
+                        .find(g => g.getAttribute("data-node") === name);
                     return g && g.getAttribute("data-status") === status;
                 })""",
                 arg={name: status.value for name, status in FINAL.items()},
@@ -296,15 +309,22 @@ def test_dagron_cell_in_jupyterlab(lab: Lab) -> None:
                     status: g.getAttribute("data-status"),
                     fill: getComputedStyle(g.querySelector("path, polygon, ellipse")).fill,
                     title: g.querySelector("title")?.textContent ?? "",
+                    label: Array.from(g.querySelectorAll("text")).map(t => t.textContent).join(""),
                 }))"""
             )
+            # markup from the error text or the node name would have become elements
             injected = page.evaluate(
-                """(text) => Array.from(document.querySelectorAll(".jp-OutputArea b"))
-                    .some(b => b.textContent.includes('&"quotes"'))""",
-                ERROR_TEXT,
+                """() => Array.from(document.querySelectorAll(".jp-OutputArea b, .jp-OutputArea i"))
+                    .filter(e => /quotes|odd/.test(e.textContent)).length"""
             )
+            done = page.locator(".jp-OutputArea .dagron-done").last.inner_text()
             stderr = output.locator("[data-mime-type='application/vnd.jupyter.stderr']")
             stderr_text = stderr.inner_text()
+        except Exception:
+            # what the page showed when it went wrong is the best clue
+            page.screenshot(path=str(OUTPUT / "dagron_jupyterlab_failure.png"), full_page=True)
+            (OUTPUT / "browser_console.log").write_text("\n".join(console))
+            raise
         finally:
             browser.close()
     elapsed = time.monotonic() - started
@@ -320,11 +340,38 @@ def test_dagron_cell_in_jupyterlab(lab: Lab) -> None:
         assert by_name[name]["status"] == status.value
         assert by_name[name]["fill"] == _rgb(STATUS_COLORS[status]), name
     assert ERROR_TEXT in by_name["validate"]["title"]  # literally, as text
-    assert not injected
+    assert ODD_NAME in by_name[ODD_NAME]["title"]
+    assert by_name[ODD_NAME]["label"] == ODD_NAME
+    assert injected == 0
+    assert done == f"{len(FINAL)}/{len(FINAL)} done"
     assert stderr_text.count("Traceback (most recent call last)") == 1
     assert f"ValueError: {ERROR_TEXT}" in stderr_text
     assert "dagron_nb" not in stderr_text
     assert screenshot.stat().st_size > 10_000
+
+
+def _run_cell(page: Page, cell: Locator) -> None:
+    """Select ``cell`` and run it, until its prompt shows it queued or run.
+
+    A key press that lands while JupyterLab moves the focus between cells can
+    be lost; pressing again is safe only because the prompt says nothing ran.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    prompt = cell.locator(".jp-InputPrompt")
+    for _ in range(3):
+        prompt.click()  # selects the cell, in command mode
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_function(
+                "(p) => /\\[(\\*|\\d+)\\]/.test(p.textContent)",
+                arg=prompt.element_handle(),
+                timeout=5_000,
+            )
+            return
+        except PlaywrightTimeoutError:
+            continue
+    pytest.fail(f"JupyterLab did not run the cell; its prompt reads {prompt.inner_text()!r}")
 
 
 def _dismiss_dialogs(page: Page) -> None:
