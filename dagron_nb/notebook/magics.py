@@ -54,8 +54,11 @@ _FAILED = (NodeStatus.FAILED, NodeStatus.TIMED_OUT)
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """Register the magics; ``%load_ext dagron_nb`` calls this."""
+    """Register the magics and the rich display; ``%load_ext dagron_nb`` calls this."""
+    from dagron_nb.notebook import display
+
     ipython.register_magics(DagronMagics)
+    display.register(ipython)
 
 
 @magics_class

@@ -449,6 +449,44 @@ def test_show_line_magic_colours_by_result(shell: Any) -> None:
     assert STATUS_COLORS[NodeStatus.FAILED].lower() not in plain.svg().lower()
 
 
+def test_extension_registers_the_rich_display(shell: Any) -> None:
+    # the terminal test shell disables these formats; look the functions up instead
+    formats = shell.display_formatter.formatters
+    dag = DAG.builder().add_edge("a", "b").build()
+    assert formats["image/svg+xml"].lookup(dag)(dag).startswith("<svg")
+    result = run(shell, "", "def a():\n    return 1\n")
+    assert 'data-node="a"' in formats["text/html"].lookup(result)(result)
+
+
+def test_without_graphviz_the_magics_run_and_say_how_to_install_it(
+    shell: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` anywhere on it
+    with capture_output() as captured:
+        shell.run_cell_magic("dagron", "-o r", "def a():\n    return 1\ndef b(a):\n    return 2\n")
+    assert shell.user_ns["r"].succeeded == 2
+    assert captured.stdout.startswith("2 nodes in ")
+    picture = shell.run_line_magic("dagron", "show r")._repr_mimebundle_()
+    assert "image/svg+xml" not in picture
+    assert "apt-get install graphviz" in picture["text/plain"]
+    assert "apt-get install graphviz" in picture["text/html"]
+    with capture_output() as captured:
+        shell.run_cell_magic("dagron", "--plan", "def a():\n    return 1\n")
+    assert "plan only: 1 tasks" in captured.stdout
+
+
+def test_huge_dag_picture_is_a_note_not_a_layout(shell: Any) -> None:
+    from dagron_nb.notebook.render import LAYOUT_LIMIT
+
+    builder = DAG.builder()
+    for i in range(LAYOUT_LIMIT + 1):
+        builder.add_node(f"n{i}")
+    shell.user_ns["huge"] = builder.build()
+    bundle = shell.run_line_magic("dagron", "show huge")._repr_mimebundle_()
+    assert "image/svg+xml" not in bundle
+    assert f"more than the {LAYOUT_LIMIT}" in bundle["text/plain"]
+
+
 # -- mistakes get IPython's UsageError with a message that helps ---------------------
 @pytest.mark.parametrize(
     ("line", "message"),
