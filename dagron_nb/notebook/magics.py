@@ -145,42 +145,9 @@ class DagronMagics(Magics):
                 "name a function of this cell, a variable defined in the notebook, or have a "
                 "default. Define the variable in an earlier cell, or add the function."
             )
-        use_async = args.use_async or any(t.is_async for t in pipeline.tasks.values())
-        keeper = _ResultKeeper()
-        listeners: list[object] = [keeper]
-        if not args.no_live:
-            from dagron_nb.notebook.live import LiveDAG
-
-            live = LiveDAG(pipeline.dag, title=pipeline.name)
-            live.show()
-            listeners.append(live)
-        if extra is not None:
-            listeners.append(extra)
-        options: dict[str, Any] = {
-            "max_workers": args.workers,
-            "callbacks": listeners,
-            "fail_fast": not args.best_effort,
-            "timeout": args.timeout,
-        }
-        try:
-            if use_async:
-                _run_coroutine(lambda: pipeline.execute_async(inputs, **options))
-            else:
-                pipeline.execute(inputs, **options)
-        except KeyboardInterrupt:
-            # The executor has cancelled what had not started and waited for
-            # the running tasks; keep what it got, then let the interrupt stop
-            # the notebook's queue of cells as an interrupt should.
-            if keeper.result is None:
-                raise
-            ns[args.output] = keeper.result
-            _report(keeper.result, args.output)
-            raise KeyboardInterrupt(
-                f"the run was interrupted; the partial result is in {args.output}"
-            ) from None
-        assert keeper.result is not None
-        ns[args.output] = keeper.result
-        _report(keeper.result, args.output)
+        result = self._run_pipeline(pipeline, inputs, args, extra)
+        ns[args.output] = result
+        _report(result, args.output)
 
     @magic_arguments(name="dagron")
     @argument("command", choices=["plan", "show"], help="what to do with TARGET")
@@ -236,6 +203,48 @@ class DagronMagics(Magics):
     def ip(self) -> Any:
         """The shell: always set once the magics are registered (IPython types it Optional)."""
         return self.shell
+
+    def _run_pipeline(
+        self, pipeline: Pipeline, inputs: dict[str, Any], args: Any, extra: object
+    ) -> ExecutionResult:
+        """Run with the live view (unless ``--no-live``); the result, also when interrupted."""
+        keeper = _ResultKeeper()
+        listeners: list[object] = [keeper]
+        if not args.no_live:
+            from dagron_nb.notebook.live import LiveDAG
+
+            live = LiveDAG(pipeline.dag, title=pipeline.name)
+            live.show()
+            listeners.append(live)
+        if extra is not None:
+            listeners.append(extra)
+        options: dict[str, Any] = {
+            "max_workers": args.workers,
+            "callbacks": listeners,
+            "fail_fast": not args.best_effort,
+            "timeout": args.timeout,
+        }
+        use_async = args.use_async or any(t.is_async for t in pipeline.tasks.values())
+        try:
+            if use_async:
+                _run_coroutine(lambda: pipeline.execute_async(inputs, **options))
+            else:
+                pipeline.execute(inputs, **options)
+        except DagronError as exc:  # bad input (e.g. a task's timeout), found before the run
+            raise UsageError(str(exc)) from None
+        except KeyboardInterrupt:
+            # The executor has cancelled what had not started and waited for
+            # the running tasks; keep what it got, then let the interrupt stop
+            # the notebook's queue of cells as an interrupt should.
+            if keeper.result is None:
+                raise
+            self.ip.user_ns[args.output] = keeper.result
+            _report(keeper.result, args.output)
+            raise KeyboardInterrupt(
+                f"the run was interrupted; the partial result is in {args.output}"
+            ) from None
+        assert keeper.result is not None  # on_run_end fires before execute returns
+        return keeper.result
 
     def _run_source(self, cell: str) -> list[str]:
         """Execute ``cell`` in the user namespace; the top-level functions it defines."""

@@ -504,6 +504,14 @@ def test_bad_cell_options_raise_usage_error(shell: Any, line: str, message: str)
         shell.run_cell_magic("dagron", line, "def a():\n    return 1\n")
 
 
+def test_bad_task_settings_are_a_usage_error_before_anything_runs(shell: Any) -> None:
+    shell.user_ns["calls"] = calls = []
+    cell = "from dagron_nb import task\n@task(timeout=-1)\ndef a():\n    calls.append(1)\n"
+    with pytest.raises(UsageError, match=r"timeout of task 'a' must be a number of seconds > 0"):
+        shell.run_cell_magic("dagron", "--no-live", cell)
+    assert calls == []
+
+
 def test_cell_without_functions_or_with_unresolved_parameter(shell: Any) -> None:
     with pytest.raises(UsageError, match="defines no top-level functions"):
         shell.run_cell_magic("dagron", "--no-live", "x = 1\n")
