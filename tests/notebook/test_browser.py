@@ -134,8 +134,9 @@ def prerequisites() -> None:
     if os.environ.get("DAGRON_SKIP_BROWSER") == "1":
         pytest.skip(f"DAGRON_SKIP_BROWSER=1 and missing: {', '.join(missing)}")
     pytest.fail(
-        "the browser test needs " + ", ".join(missing) + "; install them (`make setup-browser` "
-        "does both) or set DAGRON_SKIP_BROWSER=1 to skip this test on purpose.",
+        "the browser test needs " + ", ".join(missing) + ": install what is missing "
+        "(`make setup-browser` sets up both) or set DAGRON_SKIP_BROWSER=1 to skip this "
+        "test on purpose.",
         pytrace=False,
     )
 
