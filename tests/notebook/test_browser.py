@@ -264,6 +264,7 @@ def _rgb(color: str) -> str:
     return f"rgb({r}, {g}, {b})"
 
 
+@pytest.mark.timeout(180)  # ~15 s here; room for a loaded CI machine
 def test_dagron_cell_in_jupyterlab(lab: Lab) -> None:
     from playwright.sync_api import sync_playwright
 
