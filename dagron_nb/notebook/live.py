@@ -456,7 +456,10 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         """Display the live view; when the run ends it becomes a static picture.
 
         The static picture is what a saved notebook (and nbconvert, GitHub)
-        keeps. Use ``display(live)`` instead to keep the widget after the run.
+        keeps; the end of the run waits up to ``LAYOUT_WAIT`` seconds for a
+        layout still being made, so that picture is the graph. Use
+        ``display(live)`` instead to keep the widget after the run (its saved
+        form then needs widget state to show anything).
         """
         ipython = optional_import("IPython", purpose="showing the live DAG")
         if ipython.get_ipython() is None:  # a plain interpreter: the text is all it shows
