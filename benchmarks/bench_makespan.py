@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/bench_makespan.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.reference import run_level_by_level
-from benchmarks.report import machine, table, verdict, write_section
+from benchmarks.report import machine, noisy_verdict, table, write_section
 from benchmarks.shapes import SEED, Shape, random_layered
 from benchmarks.timing import Candidate, Samples, interleave
 from dagron_nb import DAGExecutor, ExecutionResult
@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> str:
 
     rows = []
     target_ok = True
+    edge = True  # stays True while the median runs meet the target too
     notes = []
     for shape, seconds in (priority_shape(), layered_shape()):
         total = sum(seconds)
@@ -124,7 +125,11 @@ def main(argv: list[str] | None = None) -> str:
             )
             ratio = {name: s.best / bound for name, s in samples.items()}
             ok = ratio[OURS_COSTS] <= TARGET and ratio[OURS_PLAIN] <= TARGET
+            median_ok = all(
+                samples[name].median / bound <= TARGET for name in (OURS_COSTS, OURS_PLAIN)
+            )
             target_ok &= ok
+            edge &= median_ok
             rows.append(
                 [
                     shape.label,
@@ -134,7 +139,7 @@ def main(argv: list[str] | None = None) -> str:
                         f"{ratio[name]:.3f} ({samples[name].median / bound:.3f})"
                         for name in (OURS_COSTS, OURS_PLAIN, LEVELS)
                     ),
-                    verdict(ok),
+                    noisy_verdict(ok, median_ok),
                 ]
             )
             print(" | ".join(rows[-1]), flush=True)
@@ -161,7 +166,7 @@ Target: dagron_nb <= {TARGET} with and without costs. "costs" passes each node's
 
 {table(["DAG", "workers", "bound ms", OURS_COSTS, OURS_PLAIN, LEVELS, "target"], rows)}
 
-Overall: **{verdict(target_ok)}**
+Overall: **{noisy_verdict(target_ok, edge)}**
 """
     if not args.no_write:
         write_section("bench_makespan", body)

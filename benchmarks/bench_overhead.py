@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # run as `python benchmarks/bench_overhead.py`
 import dask.threaded
 
 from benchmarks.reference import run_main_loop, run_worker_driven
-from benchmarks.report import machine, table, verdict, write_section
+from benchmarks.report import machine, noisy_verdict, table, write_section
 from benchmarks.shapes import Shape, is_topological, overhead_shapes, returning
 from benchmarks.timing import Candidate, Samples, WrongResult, interleave
 from dagron_nb import DAGExecutor, ExecutionResult
@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> str:
 
     rows = []
     all_ok = True
+    edge = True  # stays True while the median runs meet the targets too
     for shape in overhead_shapes(args.tasks):
         samples = measure(shape, args.repeats)
         ratios = {}
@@ -147,15 +148,19 @@ def main(argv: list[str] | None = None) -> str:
             )
             ratios[stat] = (ours / faster_ref, getattr(samples[DASK], stat) / ours)
         vs_ref, dask_factor = ratios["best"]
-        ok = vs_ref <= TARGET_VS_REFERENCE and dask_factor >= TARGET_DASK_FACTOR
-        all_ok &= ok
+        meets = {
+            stat: vs <= TARGET_VS_REFERENCE and factor >= TARGET_DASK_FACTOR
+            for stat, (vs, factor) in ratios.items()
+        }
+        all_ok &= meets["best"]
+        edge &= meets["median"]
         rows.append(
             [
                 shape.label,
                 *(_us(samples[name], shape.n) for name in (OURS, MAIN_LOOP, WORKER_DRIVEN, DASK)),
                 f"{vs_ref:.2f} ({ratios['median'][0]:.2f})",
                 f"{dask_factor:.1f} ({ratios['median'][1]:.1f})",
-                verdict(ok),
+                noisy_verdict(meets["best"], meets["median"]),
             ]
         )
         print(" | ".join(map(str, rows[-1])), flush=True)
@@ -178,7 +183,7 @@ checked, and each candidate's run order was checked to be topological before tim
 
 {table(["shape", OURS, MAIN_LOOP, WORKER_DRIVEN, DASK, "vs ref", "dask/ours", "target"], rows)}
 
-Overall: **{verdict(all_ok)}**
+Overall: **{noisy_verdict(all_ok, edge)}**
 """
     if not args.no_write:
         write_section("bench_overhead", body)
