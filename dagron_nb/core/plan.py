@@ -61,14 +61,20 @@ def bottom_levels(index: GraphIndex, cost: list[float]) -> list[float]:
     for node in reversed(index.topo):
         targets = succ[node]
         if targets:
-            bottom[node] = cost[node] + max(bottom[t] for t in targets)
+            # a plain loop: max() over a generator costs a frame per node
+            best = 0.0
+            for t in targets:
+                if bottom[t] > best:
+                    best = bottom[t]
+            bottom[node] = cost[node] + best
     return bottom
 
 
 def priority_ranks(index: GraphIndex, cost: list[float]) -> list[int]:
     """Rank 0 is the most urgent: largest bottom level, then insertion order."""
-    bottom = bottom_levels(index, cost)
-    order = sorted(range(len(bottom)), key=lambda i: (-bottom[i], i))
+    neg = [-b for b in bottom_levels(index, cost)]
+    # sorted() is stable, so equal bottom levels keep insertion order
+    order = sorted(range(len(neg)), key=neg.__getitem__)
     rank = [0] * len(order)
     for r, node in enumerate(order):
         rank[node] = r

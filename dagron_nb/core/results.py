@@ -44,6 +44,11 @@ class NodeStatus(enum.Enum):
     CANCELLED = "cancelled"  # never ran, or abandoned, because the run was cancelled
     CACHE_HIT = "cache-hit"  # result taken from a cache instead of running
 
+    # Members are singletons compared by identity, so hash by identity too:
+    # Enum's own __hash__ runs Python code, and statuses are dict keys and set
+    # members on every hot path (counts, colour tables, transition checks).
+    __hash__ = object.__hash__
+
     @property
     def is_terminal(self) -> bool:
         return self in _TERMINAL
@@ -141,9 +146,8 @@ class ExecutionResult:
         self.total_duration_seconds = total_duration_seconds
         self.trace = trace
         self._node_results: dict[str, NodeResult] | None = None
-        counts = dict.fromkeys(NodeStatus, 0)
-        for status in statuses:
-            counts[status] += 1
+        # list.count compares by identity first; hashing an Enum runs Python code
+        counts = {status: statuses.count(status) for status in NodeStatus}
         self.counts: Mapping[NodeStatus, int] = counts
 
     # -- counts -----------------------------------------------------------------

@@ -91,6 +91,7 @@ class Scheduler:
         self._succ = index.succ
         self._waiting = [len(p) for p in index.pred]
         self._has_task = has_task
+        self._all_tasks = all(has_task)  # then no node is ever skipped as taskless
         self._rank = rank
         self._at_rank = [0] * n
         for node, r in enumerate(rank):
@@ -127,7 +128,9 @@ class Scheduler:
     def finish(self, node: int, status: NodeStatus) -> list[int]:
         """Record that a RUNNING node ended with ``status``; returns nodes now ready."""
         old = self.status[node]
-        if old is not RUNNING or status not in _RUNNING_EXITS:
+        # identity tests first: `status in frozenset` hashes an Enum in Python code
+        ok = status is COMPLETED or status is FAILED or status in _RUNNING_EXITS
+        if old is not RUNNING or not ok:
             raise InvalidTransitionError(self.names[node], old, status)
         self.status[node] = status
         self.running -= 1
@@ -152,7 +155,7 @@ class Scheduler:
             waiting[t] -= 1
             if not waiting[t] and self.status[t] is PENDING:
                 ready.append(t)
-        return self._resolve_taskless(ready) if ready else ready
+        return self._resolve_taskless(ready) if ready and not self._all_tasks else ready
 
     def _resolve_taskless(self, ready: list[int]) -> list[int]:
         """Skip taskless nodes as they become ready; their successors may follow."""
