@@ -14,6 +14,12 @@ counter built on the four spec methods always reaches the node count. The
 ``ExecutionCallbacks`` dataclass (plain functions, the original dagron's field
 names) is accepted as well, and so is a list of any of these. A callback that
 raises is logged on the ``dagron_nb`` logger and never stops the run.
+
+An observer that only needs to *look* at a run now and then (a display that
+refreshes ten times a second) defines ``watch_run(view)`` instead: it receives
+a ``RunView`` of the run's live columns once, at the start, and then gets no
+per-node calls at all, so it costs the executor nothing per node.
+``on_run_start`` and ``on_run_end`` still reach it.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from dagron_nb.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from dagron_nb.core.graph import DAG
-    from dagron_nb.core.results import ExecutionResult
+    from dagron_nb.core.results import ExecutionResult, NodeStatus
 
 logger = logging.getLogger("dagron_nb")
 
@@ -65,6 +71,28 @@ _DATACLASS_FIELDS = {
 }
 
 
+@dataclass(frozen=True)
+class RunView:
+    """The live columns of a run in progress, indexed like ``dag.index().names``.
+
+    The executor updates these lists in place while the run goes; a watcher
+    reads them (never writes) from any thread. Reading one element is atomic,
+    so a poller sees every node's status as it was at some recent moment; the
+    exact final state is the ``ExecutionResult`` passed to ``on_run_end``.
+    ``started`` / ``finished`` are seconds since ``t0`` (a ``time.perf_counter``
+    value); an entry may stay None until the node has finished.
+    """
+
+    dag: DAG
+    names: list[str]
+    statuses: list[NodeStatus]
+    reasons: list[str | None]
+    errors: list[BaseException | None]
+    started: list[float | None]
+    finished: list[float | None]
+    t0: float
+
+
 def _flatten(callbacks: object) -> list[object]:
     if callbacks is None:
         return []
@@ -86,6 +114,7 @@ class CallbackFanout:
         self.cancel: list[Callable[..., Any]] = []
         self.run_start: list[Callable[..., Any]] = []
         self.run_end: list[Callable[..., Any]] = []
+        self.watchers: list[Callable[[RunView], Any]] = []
         for obj in self.objects:
             self._add(obj)
 
@@ -104,6 +133,10 @@ class CallbackFanout:
             (self.run_start, method("on_run_start")),
             (self.run_end, method("on_run_end")),
         ]
+        watch = method("watch_run")
+        if watch is not None:
+            # a watcher reads the live columns itself: no per-node calls for it
+            pairs = [(self.watchers, watch), *pairs[-2:]]
         if not any(fn for _, fn in pairs):
             raise ConfigurationError(
                 f"callbacks object {obj!r} has none of the callback methods "

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from dagron_nb.core.callbacks import CallbackFanout
+from dagron_nb.core.callbacks import CallbackFanout, RunView
 from dagron_nb.core.errors import ConfigurationError, NodeTimeoutError
 from dagron_nb.core.graph import DAG
 from dagron_nb.core.plan import cost_list, priority_ranks
@@ -181,6 +181,18 @@ class Run:
         if self.trace is not None:
             self.trace.record(TraceEventType.RUN_STARTED, None, 0.0)
         CallbackFanout.call(self.fanout.run_start, self.dag)
+        if self.fanout.watchers:
+            view = RunView(
+                dag=self.dag,
+                names=self.names,
+                statuses=self.sched.status,
+                reasons=self.sched.reason,
+                errors=self.errors,
+                started=self.started,
+                finished=self.finished,
+                t0=self.t0,
+            )
+            CallbackFanout.call(self.fanout.watchers, view)
         # taskless roots were skipped while the scheduler was built
         self.notify_events(self.sched.drain_events())
 

@@ -4,7 +4,9 @@ How it works. The constructor starts Graphviz ``dot`` in a background thread
 and returns at once; the SVG is sent to the browser once, as the ``svg`` trait,
 when it is ready. Callbacks arrive on worker threads (or the event loop): each
 appends ``(node, status, time)`` to a deque (thread-safe appends: no worker
-ever waits on another) and touches no trait. A flusher thread, alive from
+ever waits on another) and touches no trait; with dagron_nb's executors even
+that is skipped: the widget is a *watcher* (``watch_run``) and the flusher
+reads the run's live status column itself. A flusher thread, alive from
 ``on_run_start`` to ``on_run_end``, drains the deque into the per-node state
 under a lock (the one writer, as in dask's local scheduler) and sends the
 changed nodes as one ``delta`` at most every 0.1 s,
@@ -52,6 +54,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from dagron_nb.core.callbacks import RunView
 from dagron_nb.core.errors import ConfigurationError
 from dagron_nb.core.extras import optional_import
 from dagron_nb.core.graph import DAG
@@ -144,6 +147,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         # so deltas reach the browser in sequence and hold_sync is never shared.
         self._send_lock = threading.RLock()
         self._seq = 0
+        self._view: RunView | None = None  # the run being watched, if any
         self._t0: float | None = None
         self._elapsed = 0.0
         self._last_snapshot = 0.0
@@ -243,8 +247,35 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         self._message: dict[int, str] = {}
         self._dirty: dict[int, None] = {}  # changed since the last delta, in order
 
+    def _poll_locked(self, view: RunView) -> None:
+        """Take over what changed in the watched run's live columns.
+
+        One pass over the statuses (a C-level copy, then an identity compare):
+        about half a millisecond for 10,000 nodes, ten times a second, instead
+        of a Python call per node event on the workers' path.
+        """
+        current = view.statuses[:]
+        status, duration, message, dirty = self._status, self._duration, self._message, self._dirty
+        changed = [i for i, (new, old) in enumerate(zip(current, status)) if new is not old]
+        for i in changed:
+            new = current[i]
+            status[i] = new
+            dirty[i] = None
+            if new is RUNNING or new is PENDING:
+                continue
+            start, end = view.started[i], view.finished[i]
+            if start is not None and end is not None:
+                duration[i] = end - start
+            error, reason = view.errors[i], view.reasons[i]
+            if error is not None and not new.is_success:
+                message[i] = render.error_text(error)
+            elif reason is not None:
+                message[i] = reason
+
     def _drain_locked(self) -> None:
         """Apply the events the callbacks queued (only the ones there now)."""
+        if self._view is not None:
+            self._poll_locked(self._view)
         events = self._events
         status, started, duration = self._status, self._started, self._duration
         message, dirty = self._message, self._dirty
@@ -272,7 +303,17 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
     def dag(self) -> DAG:
         return self._dag
 
-    # -- callbacks (worker threads: one deque append each, no lock, no trait) --------------
+    # -- callbacks ---------------------------------------------------------------------
+    # With dagron_nb's executors the widget *watches* the run: the executor hands
+    # it the run's live columns once (``watch_run``) and the flusher polls them,
+    # so the workers pay nothing per node. The ``on_node_*`` methods serve any
+    # other caller (one deque append each, no lock, no trait).
+    def watch_run(self, view: RunView) -> None:
+        if view.names != self._names:
+            self._set_dag(view.dag)
+        with self._lock:
+            self._view = view
+
     def on_run_start(self, dag: DAG) -> None:
         if dag.index().names != self._names:
             self._set_dag(dag)  # the run is of another DAG: show that one
@@ -319,6 +360,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
     def on_run_end(self, result: ExecutionResult) -> None:
         self._stop_flusher()
         with self._lock:
+            self._view = None
             self._result = result
             self._adopt_result_locked(result)
         self._flush(final=True)
