@@ -266,11 +266,10 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             start, end = view.started[i], view.finished[i]
             if start is not None and end is not None:
                 duration[i] = end - start
-            error, reason = view.errors[i], view.reasons[i]
-            if error is not None and not new.is_success:
-                message[i] = render.error_text(error)
-            elif reason is not None:
-                message[i] = reason
+            text = None if new.is_success else render.error_text(view.errors[i])
+            text = text or view.reasons[i]
+            if text is not None:
+                message[i] = text
 
     def _drain_locked(self) -> None:
         """Apply the events the callbacks queued (only the ones there now)."""
