@@ -43,6 +43,10 @@ COMPLETED = NodeStatus.COMPLETED
 FAILED = NodeStatus.FAILED
 
 
+def _never_started() -> None:
+    """Stands in for a task the run gave up on before it could start."""
+
+
 class DAGExecutor:
     """Run a DAG's tasks on a pool of threads, dependencies first.
 
@@ -129,6 +133,7 @@ class _ThreadDriver:
         self.idle = 0
         self.threads: list[threading.Thread] = []
         self.current: list[int] = []  # node each worker runs now, -1 when none
+        self.announcing: list[bool] = []  # worker is in on_node_start, lock released
         self.live = 0  # workers that count towards max_workers
         self.dispatching = 0  # workers currently calling callbacks with the lock released
         self.crash: BaseException | None = None
@@ -232,7 +237,9 @@ class _ThreadDriver:
     def _wait_for_dispatchers(self) -> None:
         """Let workers finish callbacks already under way, so none fire after return."""
         with self.cond:
-            self.cond.wait_for(lambda: self.dispatching == 0, timeout=_DRAIN_WAIT)
+            self.cond.wait_for(
+                lambda: self.dispatching == 0 and not any(self.announcing), timeout=_DRAIN_WAIT
+            )
 
     # -- workers ---------------------------------------------------------------
     def _spawn(self) -> None:
@@ -242,6 +249,7 @@ class _ThreadDriver:
         )
         self.threads.append(thread)
         self.current.append(-1)
+        self.announcing.append(False)
         self.live += 1
         thread.start()
 
@@ -273,6 +281,7 @@ class _ThreadDriver:
         # still running at the deadline is TIMED_OUT and must keep its start and worker
         early = listening or bool(run.node_timeout) or run.timeout is not None
         current = self.current
+        announcing = self.announcing
         checking_cancel = run.cancel_event is not None
         t0 = run.t0
         me = threading.current_thread().name
@@ -302,20 +311,20 @@ class _ThreadDriver:
                 if early:
                     started[node] = perf_counter() - t0
                     workers[node] = me
-                    if listening:
-                        # on_node_start runs unlocked but counted as a dispatch, so a
-                        # run that ends meanwhile waits for it instead of returning
-                        # under its feet; if the run gave up on the node while the
-                        # callbacks ran (its deadline, a second Ctrl-C), the task
-                        # never starts.
-                        self._dispatch_unlocked([Transition(node, RUNNING)])
-                        if sched.status[node] is not RUNNING:
-                            current[k] = -1
-                            return
+                    # flagged under the lock: a run that ends while on_node_start
+                    # runs waits for it instead of returning under its feet
+                    announcing[k] = listening
                 cond.release()
                 # -- run it, lock released ------------------------------------
                 try:
                     fn = tasks[node]
+                    if listening:
+                        run.notify(node, RUNNING)
+                        announcing[k] = False
+                        if sched.status[node] is not RUNNING:
+                            # given up on while on_node_start ran (the run's deadline,
+                            # a second Ctrl-C, its own timeout): never start the task
+                            fn = _never_started
                     start = perf_counter()
                     if early:
                         started[node] = start - t0
@@ -332,6 +341,8 @@ class _ThreadDriver:
                 if sched.status[node] is not RUNNING:
                     # abandoned at a deadline: the result (maybe returned already)
                     # keeps its TIMED_OUT error and gets no value from this thread
+                    if self.closed:
+                        cond.notify_all()  # the returning run may wait on `announcing`
                     return
                 if status is COMPLETED:
                     values[node] = value
