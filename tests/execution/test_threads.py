@@ -194,3 +194,50 @@ def test_ctrl_c_as_the_run_starts_cancels_everything() -> None:
     assert ran == []
     assert result.statuses == [S.CANCELLED, S.CANCELLED]
     assert worker_threads() == []
+
+
+# -- a run that gives up on a node while its on_node_start runs -----------------------
+class SlowStart:
+    """on_node_start of ``slow`` blocks until the node timed out, then returns."""
+
+    def __init__(self) -> None:
+        self.timed_out = threading.Event()
+        self.log: list[str] = []
+        self.returned = False
+
+    def on_node_start(self, name: str) -> None:
+        if name == "slow":
+            assert self.timed_out.wait(PATIENCE)
+            self.log.append(f"start callback of {name} done, returned={self.returned}")
+
+    def on_node_timeout(self, name: str, error: BaseException) -> None:
+        self.log.append(f"timeout {name}")
+        self.timed_out.set()
+
+
+def test_run_deadline_during_on_node_start_waits_for_it_and_never_starts_the_task() -> None:
+    dag = DAG().add_node("slow")
+    ran: list[str] = []
+    cb = SlowStart()
+    result = DAGExecutor(dag, callbacks=cb).execute({"slow": lambda: ran.append("slow")}, 0.2)
+    cb.returned = True
+    assert result["slow"].status is S.TIMED_OUT
+    # the start callback finished before execute returned, and the task never ran
+    assert cb.log == ["timeout slow", "start callback of slow done, returned=False"]
+    assert ran == []
+    assert worker_threads() == []
+
+
+def test_node_timeout_during_on_node_start_never_starts_the_task() -> None:
+    dag = DAG().add_nodes(["slow", "other"])
+    ran: list[str] = []
+    cb = SlowStart()
+    result = DAGExecutor(dag, callbacks=cb, max_workers=1, fail_fast=False).execute(
+        {"slow": lambda: ran.append("slow"), "other": lambda: ran.append("other")},
+        node_timeouts={"slow": 0.1},
+    )
+    assert result["slow"].status is S.TIMED_OUT
+    assert result["other"].status is S.COMPLETED
+    for thread in worker_threads():  # the one left in on_node_start ends, too
+        thread.join(PATIENCE)
+    assert ran == ["other"]
