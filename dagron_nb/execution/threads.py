@@ -325,9 +325,9 @@ class _ThreadDriver:
                             # given up on while on_node_start ran (the run's deadline,
                             # a second Ctrl-C, its own timeout): never start the task
                             fn = _never_started
+                    # no write to the run's columns until the lock is held again: the
+                    # run may have ended meanwhile and handed them out as its result
                     start = perf_counter()
-                    if early:
-                        started[node] = start - t0
                     try:
                         value = fn()  # type: ignore[misc]
                         status = COMPLETED
