@@ -43,9 +43,19 @@ class CycleError(GraphError):
     "the graph has a cycle: 'a' -> 'b' -> 'a'"
     """
 
+    #: longer cycles are shortened in the message (``cycle`` keeps every node), so
+    #: a cycle through 100,000 nodes does not make a megabyte-long traceback
+    SHOWN = 20
+
     def __init__(self, cycle: Sequence[str], hint: str = "") -> None:
         self.cycle = list(cycle)
-        path = " -> ".join(repr(n) for n in self.cycle)
+        shown = [repr(n) for n in self.cycle[: self.SHOWN // 2]]
+        if len(self.cycle) > self.SHOWN:
+            shown.append(f"... ({len(self.cycle) - len(shown) - 1} more)")
+            shown.append(repr(self.cycle[-1]))
+        else:
+            shown = [repr(n) for n in self.cycle]
+        path = " -> ".join(shown)
         fix = hint or "remove one of these edges so that the graph is acyclic."
         super().__init__(f"the graph has a cycle: {path}\n{fix}")
 
