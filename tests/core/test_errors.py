@@ -53,6 +53,20 @@ def test_cycle_error_message_and_custom_hint() -> None:
     assert str(CycleError(["x", "x"], "no self loops.")).endswith("\nno self loops.")
 
 
+def test_cycle_error_shortens_long_cycles_but_keeps_them() -> None:
+    twenty = [f"n{i}" for i in range(19)] + ["n0"]
+    assert str(CycleError(twenty)).startswith(
+        "the graph has a cycle: " + " -> ".join(map(repr, twenty)) + "\n"
+    )
+    long = [f"n{i}" for i in range(30)] + ["n0"]
+    error = CycleError(long)
+    assert error.cycle == long
+    assert str(error).splitlines()[0] == (
+        "the graph has a cycle: 'n0' -> 'n1' -> 'n2' -> 'n3' -> 'n4' -> 'n5' -> 'n6' -> "
+        "'n7' -> 'n8' -> 'n9' -> ... (20 more) -> 'n0'"
+    )
+
+
 def test_node_not_found_str_is_the_message_not_a_repr() -> None:
     error = NodeNotFoundError("zz", "in edge 'a' -> 'zz'")
     assert str(error) == (

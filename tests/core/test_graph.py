@@ -373,3 +373,8 @@ def test_100k_cycle_found_by_the_builder() -> None:
         builder.build()
     assert len(info.value.cycle) == N + 1
     assert info.value.cycle[0] == info.value.cycle[-1]
+    # the message names the start of the cycle and says how long it is
+    message = str(info.value)
+    assert len(message) < 500
+    assert message.startswith("the graph has a cycle: 'n0' -> 'n1' -> ")
+    assert f"-> ... ({N + 1 - 11} more) -> 'n0'\n" in message
