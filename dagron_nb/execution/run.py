@@ -13,7 +13,6 @@ from __future__ import annotations
 import difflib
 import math
 import os
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -305,7 +304,3 @@ def interrupt_with(exc: BaseException, result: ExecutionResult) -> BaseException
     """Attach the partial result to an interrupt before it is re-raised."""
     exc.result = result  # type: ignore[attr-defined]
     return exc
-
-
-def thread_name() -> str:
-    return threading.current_thread().name
