@@ -507,15 +507,19 @@ def test_cancel_event_is_noticed_promptly_while_nothing_finishes(
     assert recorder.kinds("waiting") == ["cancel"]
 
 
+@pytest.mark.parametrize("with_callbacks", [False, True])
 def test_a_task_that_sets_the_cancel_event_lets_no_successor_start(
-    runner: Runner, timeline: Timeline
+    runner: Runner, timeline: Timeline, recorder: Recorder, with_callbacks: bool
 ) -> None:
     cancel = threading.Event()
     dag = DAG.builder().add_edges([("a", "b"), ("a", "c"), ("b", "d")]).build()
     tasks = {name: timeline.task(name) for name in dag.nodes()}
     tasks["a"] = timeline.task("a", cancel.set)
-    result = runner.execute(dag, tasks, cancel_event=cancel, max_workers=4)
+    callbacks = recorder if with_callbacks else None
+    result = runner.execute(dag, tasks, cancel_event=cancel, max_workers=4, callbacks=callbacks)
     assert timeline.starts() == ["a"]
+    if with_callbacks:
+        assert [recorder.kinds(n) for n in "bcd"] == [["cancel"]] * 3
     assert statuses(result) == {
         "a": S.COMPLETED,
         "b": S.CANCELLED,

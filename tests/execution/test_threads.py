@@ -241,3 +241,21 @@ def test_node_timeout_during_on_node_start_never_starts_the_task() -> None:
     for thread in worker_threads():  # the one left in on_node_start ends, too
         thread.join(PATIENCE)
     assert ran == ["other"]
+
+
+def test_a_callback_raising_a_base_exception_stops_the_run_instead_of_hanging(
+    release: threading.Event,
+) -> None:
+    # Threads only: under asyncio the exception escapes an asyncio Task, and on
+    # CPython 3.11.7 that leaves the recursion count off, so that later ast.parse
+    # calls (pytest's assertion rewriting) fail with "AST constructor recursion
+    # depth mismatch"; plain asyncio code shows the same.
+    class Exits:
+        def on_node_complete(self, name: str, result: object) -> None:
+            raise SystemExit(f"callback of {name} exits")
+
+    dag = DAG.builder().add_edge("a", "b").add_node("slow").build()
+    with pytest.raises(SystemExit, match=r"callback of a exits"):
+        DAGExecutor(dag, callbacks=Exits(), max_workers=2).execute(
+            {"a": lambda: 1, "b": lambda: 2, "slow": lambda: release.wait(10)}, PATIENCE
+        )
