@@ -22,19 +22,21 @@ import contextvars
 import functools
 import heapq
 import inspect
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from dagron_nb.core.errors import ConfigurationError
 from dagron_nb.core.graph import DAG
 from dagron_nb.core.plan import cost_list
 from dagron_nb.core.results import ExecutionResult, NodeStatus
-from dagron_nb.execution.run import Run, check_max_workers
+from dagron_nb.execution.run import Run, check_max_workers, interrupt_with
 from dagron_nb.execution.scheduler import Transition
 
 _POLL = 0.02  # seconds between checks of a threading.Event used as cancel_event
+SYNC_THREADS = 32  # threads for plain callables when max_workers is None
 
 
 def is_async_callable(fn: object) -> bool:
@@ -128,6 +130,8 @@ class _AsyncDriver:
         self.slots = 0
         self.result: ExecutionResult | None = None
         self.is_async = [is_async_callable(fn) for fn in run.tasks]
+        self.sync_threads = _SyncThreads(max_workers or SYNC_THREADS)
+        self.interrupt: BaseException | None = None  # a Ctrl-C caught inside a task
 
     async def run(self) -> ExecutionResult:
         run = self.run_
@@ -165,7 +169,11 @@ class _AsyncDriver:
         finally:
             if watcher is not None:
                 watcher.cancel()
+            self.sync_threads.close()
+            self.sync_threads.close()
         self.result = run.result()
+        if self.interrupt is not None:
+            raise interrupt_with(self.interrupt, self.result)
         return self.result
 
     # -- launching -----------------------------------------------------------------
@@ -208,8 +216,7 @@ class _AsyncDriver:
             if self.is_async[node]:
                 value = await fn()
             else:
-                ctx = contextvars.copy_context()
-                value = await self.loop.run_in_executor(None, ctx.run, fn)
+                value = await self.sync_threads.submit(self.loop, fn)
                 if inspect.isawaitable(value):
                     value = await value
         except asyncio.CancelledError as exc:
@@ -220,6 +227,12 @@ class _AsyncDriver:
             # the task's failure, and the node must not stay RUNNING forever.
             value = exc
             status = NodeStatus.FAILED
+        except KeyboardInterrupt as exc:
+            # Ctrl-C landed in this task's code (a loop run by a notebook kernel):
+            # stop the run as a Ctrl-C anywhere else would, and re-raise it from
+            # execute() with the partial result, never as this node's "failure".
+            value = exc
+            status = NodeStatus.CANCELLED
         except BaseException as exc:  # the task's failure is its result
             value = exc
             status = NodeStatus.FAILED
@@ -229,6 +242,9 @@ class _AsyncDriver:
             heapq.heappush(self.free_slots, slot)
             self.running.pop(node, None)
         end = time.perf_counter() - t0
+        if status is NodeStatus.CANCELLED:
+            self._interrupted(node, value, end)
+            return
         if self.sched.status[node] is not NodeStatus.RUNNING:
             return  # given up on while it ran: a late value must not reach the result
         if node in self.own_timeout:
@@ -258,6 +274,15 @@ class _AsyncDriver:
             self.run_.notify_events(events)
 
     # -- stopping ------------------------------------------------------------------
+    def _interrupted(self, node: int, exc: BaseException, end: float) -> None:
+        if self.interrupt is None:
+            self.interrupt = exc
+        if self.sched.status[node] is NodeStatus.RUNNING:
+            self.sched.abandon(node, NodeStatus.CANCELLED, f"interrupted ({type(exc).__name__})")
+            self.run_.finished[node] = end
+            self._notify(self.sched.drain_events(), node, NodeStatus.CANCELLED)
+        self._cancel(f"cancelled: the run was interrupted ({type(exc).__name__})")
+
     def _check_done(self) -> None:
         if self.sched.remaining == 0 and not self.done.done():
             self.done.set_result(None)
@@ -284,3 +309,72 @@ class _AsyncDriver:
         for task in list(self.running.values()):
             task.cancel()
         self.running.clear()
+
+
+class _SyncThreads:
+    """Daemon threads that run the plain (non-async) callables of one run.
+
+    Not the loop's default executor: its threads are joined when ``asyncio.run``
+    ends, so one task stuck past its deadline would hold the program, and its
+    six-odd threads would queue further tasks while they show as RUNNING. These
+    threads are daemons, started on demand up to ``limit``, and told to exit
+    when the run ends (a stuck one exits once its task returns).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.threads = 0
+        self.idle = 0
+
+    def submit(self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = loop.create_future()
+        self.jobs.put(_Job(loop, future, contextvars.copy_context(), fn))
+        with self.lock:
+            if self.idle:
+                self.idle -= 1  # that thread is taken: the next job needs another
+            elif self.threads < self.limit:
+                self.threads += 1
+                threading.Thread(
+                    target=self._work, name=f"dagron-async-sync-{self.threads}", daemon=True
+                ).start()
+        return future
+
+    def _work(self) -> None:
+        while True:
+            job = self.jobs.get()
+            if job is None:
+                return
+            try:
+                value, error = job.context.run(job.fn), None
+            except BaseException as exc:  # handed to the task awaiting it
+                value, error = None, exc
+            try:
+                job.loop.call_soon_threadsafe(_settle, job.future, value, error)
+            except RuntimeError:  # the loop is closed: nobody waits for this any more
+                pass
+            with self.lock:
+                self.idle += 1
+
+    def close(self) -> None:
+        with self.lock:
+            for _ in range(self.threads):
+                self.jobs.put(None)
+            self.threads = self.idle = 0
+
+
+class _Job(NamedTuple):
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    context: contextvars.Context
+    fn: Callable[[], Any]
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return  # the node timed out or the run ended: the late outcome is dropped
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)

@@ -48,6 +48,11 @@ class Task(Generic[R]):
             p for p in inspect.signature(func).parameters.values() if p.kind not in _VARIADIC
         ]
 
+    @property
+    def dagron_timeout(self) -> float | None:
+        """The node timeout executors read (``run.TIMEOUT_ATTRIBUTE``)."""
+        return self.timeout
+
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return self.func(*args, **kwargs)
 
@@ -276,7 +281,7 @@ def _bind_one(
             values[name] = value
             return value
 
-        run_async.timeout = t.timeout  # type: ignore[attr-defined]
+        run_async.dagron_timeout = t.timeout  # type: ignore[attr-defined]
         run_async.func, run_async.deps, run_async.fixed = func, deps, fixed  # type: ignore[attr-defined]
         return run_async
 
@@ -286,6 +291,6 @@ def _bind_one(
         values[name] = value
         return value
 
-    run.timeout = t.timeout  # type: ignore[attr-defined]
+    run.dagron_timeout = t.timeout  # type: ignore[attr-defined]
     run.func, run.deps, run.fixed = func, deps, fixed  # type: ignore[attr-defined]
     return run

@@ -36,6 +36,12 @@ _TRACE_TYPE = {
 }
 
 
+#: A callable carrying this attribute (``@task(timeout=...)`` sets it) has its own
+#: node timeout. A specific name, so that an unrelated ``timeout`` attribute of
+#: some callable object is never mistaken for one.
+TIMEOUT_ATTRIBUTE = "dagron_timeout"
+
+
 def check_max_workers(max_workers: object, *, default: int | None) -> int | None:
     """``max_workers`` as an int >= 1 (None gives ``default``)."""
     if max_workers is None:
@@ -135,7 +141,7 @@ class Run:
         self.cancel_event = cancel_event
         self.node_timeout: dict[int, float] = {}
         for i, fn in enumerate(self.tasks):
-            own = getattr(fn, "timeout", None)
+            own = getattr(fn, TIMEOUT_ATTRIBUTE, None)
             if own is not None:
                 self.node_timeout[i] = _check_seconds(f"timeout of task {self.names[i]!r}", own)
         if node_timeouts is not None:

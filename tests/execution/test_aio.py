@@ -325,3 +325,75 @@ def test_execute_works_inside_an_already_running_loop() -> None:
         return await AsyncDAGExecutor(dag).execute({"a": coro_fn, "b": coro_fn})
 
     assert run(main()).succeeded == 2
+
+
+# -- plain callables run on the executor's own daemon threads ----------------------------
+def test_plain_callables_all_run_at_once_without_a_limit() -> None:
+    # Twelve blocking tasks that can only finish together: the loop's default
+    # executor (a handful of threads) would leave some queued while RUNNING.
+    n = 12
+    barrier = threading.Barrier(n, timeout=PATIENCE)
+    dag = DAG.builder().add_nodes([f"t{i}" for i in range(n)]).build()
+    result = run(AsyncDAGExecutor(dag).execute({f"t{i}": barrier.wait for i in range(n)}))
+    assert result.succeeded == n
+    assert len({nr.worker for nr in result.node_results.values()}) == n
+
+
+def test_a_stuck_plain_callable_does_not_hold_asyncio_run_after_its_timeout() -> None:
+    release = threading.Event()
+    dag = DAG.builder().add_node("stuck").build()
+    began = time.perf_counter()
+    try:
+        result = run(
+            AsyncDAGExecutor(dag).execute(
+                {"stuck": lambda: release.wait(PATIENCE * 4)}, node_timeouts={"stuck": 0.2}
+            )
+        )
+        # asyncio.run has returned: it did not wait for the stuck thread
+        assert time.perf_counter() - began < PATIENCE
+    finally:
+        release.set()
+    assert result["stuck"].status is S.TIMED_OUT
+    assert isinstance(result["stuck"].error, NodeTimeoutError)
+
+
+def test_a_timeout_attribute_of_some_object_is_not_a_node_timeout() -> None:
+    class Client:
+        timeout = 0.01  # e.g. an HTTP client's setting, unrelated to dagron_nb
+
+        def __call__(self) -> str:
+            time.sleep(0.05)
+            return "done"
+
+    dag = DAG.builder().add_node("call").build()
+    result = run(AsyncDAGExecutor(dag).execute({"call": Client()}))
+    assert result["call"].status is S.COMPLETED
+
+
+def test_ctrl_c_inside_a_task_cancels_the_run_and_is_re_raised_with_the_result() -> None:
+    # What a notebook kernel's loop does with Ctrl-C: the KeyboardInterrupt
+    # surfaces in whatever coroutine is running at that moment.
+    dag = DAG.builder().add_edge("interrupted", "after").add_node("other").build()
+    other_started = asyncio.Event()
+
+    async def interrupted() -> None:
+        await other_started.wait()
+        raise KeyboardInterrupt
+
+    async def other() -> str:
+        other_started.set()
+        await asyncio.sleep(0.05)
+        return "finished"
+
+    async def after() -> int:
+        return 1
+
+    executor = AsyncDAGExecutor(dag)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        run(executor.execute({"interrupted": interrupted, "after": after, "other": other}))
+    result = caught.value.result  # type: ignore[attr-defined]
+    assert result is executor.last_result
+    assert result["interrupted"].status is S.CANCELLED
+    assert "KeyboardInterrupt" in (result["interrupted"].reason or "")
+    assert result["after"].status is S.CANCELLED
+    assert result["other"].status is S.COMPLETED  # running tasks finish
