@@ -173,14 +173,11 @@ class Pipeline:
         hooks: object = None,
         node_timeouts: Mapping[str, float] | None = None,
     ) -> ExecutionResult:
-        """Run the pipeline on threads; ``result[name].result`` is each return value."""
-        coroutines = [t.name for t in self.tasks.values() if t.is_async]
-        if coroutines:
-            # on threads they would return un-awaited coroutine objects as results
-            raise ConfigurationError(
-                f"task(s) {', '.join(map(repr, coroutines))} are coroutine functions; run "
-                "the pipeline with `await pipeline.execute_async(...)` instead of execute()."
-            )
+        """Run the pipeline on threads; ``result[name].result`` is each return value.
+
+        An ``async def`` task runs to completion on its worker thread; to run
+        async tasks side by side on one event loop, ``await execute_async()``.
+        """
         tasks = self._bind(inputs)
         executor = DAGExecutor(
             self.dag,

@@ -21,10 +21,12 @@ their own, and nothing they do afterwards reaches the result or a callback.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
+from types import CoroutineType
 from typing import Any
 
 from dagron_nb.core.errors import ConfigurationError
@@ -96,7 +98,8 @@ class DAGExecutor:
         """Run ``tasks`` (node name -> callable taking no arguments).
 
         Nodes without a task are SKIPPED with reason "no task" and do not hold
-        back their successors. ``timeout`` is one deadline for the whole run;
+        back their successors. An ``async def`` task runs to completion on its
+        worker thread, in an event loop of its own. ``timeout`` is one deadline for the whole run;
         ``node_timeouts`` gives single nodes their own.
         """
         run = Run(
@@ -330,6 +333,9 @@ class _ThreadDriver:
                     start = perf_counter()
                     try:
                         value = fn()  # type: ignore[misc]
+                        if value.__class__ is CoroutineType:
+                            # an async def task: run it to completion on this thread
+                            value = asyncio.run(value)
                         status = COMPLETED
                     except BaseException as exc:  # the task's failure is its result
                         value = exc

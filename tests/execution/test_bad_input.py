@@ -254,25 +254,6 @@ def test_duplicate_task_names() -> None:
         Pipeline([load, load])
 
 
-def test_coroutine_tasks_on_threads_point_to_execute_async() -> None:
-    @task
-    async def fetch() -> int:
-        RAN.append("fetch")
-        return 1
-
-    @task
-    def parse(fetch: int) -> int:
-        RAN.append("parse")
-        return fetch
-
-    with pytest.raises(
-        ConfigurationError,
-        match=r"task\(s\) 'fetch' are coroutine functions; run the pipeline with "
-        r"`await pipeline\.execute_async\(\.\.\.\)` instead of execute\(\)\.",
-    ):
-        Pipeline([fetch, parse]).execute()
-
-
 def test_pipeline_cycle_through_parameters() -> None:
     @task
     def a(b: int) -> int:

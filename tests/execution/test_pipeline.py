@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from dagron_nb import (
+    DAG,
     ConfigurationError,
     CycleError,
+    DAGExecutor,
     DuplicateNodeError,
     NodeStatus,
     Pipeline,
@@ -363,3 +365,34 @@ def test_unresolved_parameters_are_named_before_anything_runs(kind: Kind) -> Non
     ):
         execute(pipeline, kind)
     assert ran == []
+
+
+def test_async_tasks_also_run_on_threads() -> None:
+    @task
+    async def fetch() -> int:
+        await asyncio.sleep(0)
+        return 20
+
+    @task
+    def parse(fetch: int) -> int:
+        return fetch + 1
+
+    @task
+    async def store(parse: int) -> str:
+        return f"stored {parse}"
+
+    result = Pipeline([fetch, parse, store]).execute()
+    assert result["store"].result == "stored 21"
+    assert result["fetch"].result == 20
+
+
+def test_dag_executor_runs_a_coroutine_function_to_completion() -> None:
+    dag = DAG.builder().add_edge("a", "b").build()
+
+    async def a() -> int:
+        await asyncio.sleep(0)
+        return 1
+
+    result = DAGExecutor(dag).execute({"a": a, "b": lambda: 2})
+    assert result["a"].result == 1
+    assert result.succeeded == 2
