@@ -28,11 +28,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from dagron_nb.core.errors import ConfigurationError
-from dagron_nb.core.graph import DAG
-from dagron_nb.core.plan import cost_list
 from dagron_nb.core.results import ExecutionResult, NodeStatus
-from dagron_nb.execution.run import Run, check_max_workers, interrupt_with
+from dagron_nb.execution.run import Executor, Run, interrupt_with
 from dagron_nb.execution.scheduler import Transition
 
 _POLL = 0.02  # seconds between checks of a threading.Event used as cancel_event
@@ -50,7 +47,7 @@ def is_async_callable(fn: object) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
 
 
-class AsyncDAGExecutor:
+class AsyncDAGExecutor(Executor):
     """Run a DAG's (async) tasks on the running event loop.
 
     >>> import asyncio, dagron_nb as dagron
@@ -62,30 +59,7 @@ class AsyncDAGExecutor:
     2
     """
 
-    def __init__(
-        self,
-        dag: DAG,
-        max_workers: int | None = None,
-        costs: Mapping[str, float] | None = None,
-        callbacks: object = None,
-        fail_fast: bool = True,
-        enable_tracing: bool = False,
-        hooks: object = None,
-    ) -> None:
-        if not isinstance(dag, DAG):
-            raise ConfigurationError(
-                f"AsyncDAGExecutor needs a dagron_nb DAG, got {type(dag).__name__}; "
-                "build one with DAG.builder()...build()."
-            )
-        self.dag = dag
-        self.max_workers = check_max_workers(max_workers, default=None)
-        cost_list(dag.index(), costs)
-        self.costs = costs
-        self.callbacks = callbacks
-        self.fail_fast = fail_fast
-        self.enable_tracing = enable_tracing
-        self.hooks = hooks
-        self.last_result: ExecutionResult | None = None
+    worker_kind = "asyncio"
 
     async def execute(
         self,
@@ -96,19 +70,7 @@ class AsyncDAGExecutor:
         node_timeouts: Mapping[str, float] | None = None,
     ) -> ExecutionResult:
         """Run ``tasks`` (node name -> coroutine function or callable)."""
-        run = Run(
-            self.dag,
-            tasks,
-            costs=self.costs,
-            fail_fast=self.fail_fast,
-            callbacks=self.callbacks,
-            hooks=self.hooks,
-            enable_tracing=self.enable_tracing,
-            timeout=timeout,
-            cancel_event=cancel_event,
-            node_timeouts=node_timeouts,
-            worker_kind="asyncio",
-        )
+        run = self.new_run(tasks, timeout, cancel_event, node_timeouts)
         driver = _AsyncDriver(run, self.max_workers)
         try:
             result = await driver.run()

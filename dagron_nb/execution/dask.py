@@ -49,9 +49,8 @@ from typing import Any, NamedTuple, TypeAlias
 from dagron_nb.core.errors import ConfigurationError
 from dagron_nb.core.extras import optional_import
 from dagron_nb.core.graph import DAG
-from dagron_nb.core.plan import cost_list
 from dagron_nb.core.results import ExecutionResult, NodeStatus
-from dagron_nb.execution.run import Run, check_max_workers, interrupt_with
+from dagron_nb.execution.run import Executor, Run, interrupt_with
 from dagron_nb.execution.scheduler import Transition
 
 # distributed is only partly annotated (mypy strict rejects calls to its
@@ -126,7 +125,7 @@ class _Call(NamedTuple):
     upstream: tuple[int, ...]  # the nodes whose futures are passed for them
 
 
-class DaskExecutor:
+class DaskExecutor(Executor):
     """Run a DAG's tasks on a dask.distributed cluster, dependencies first.
 
     With ``client=None`` each ``execute`` starts a ``LocalCluster`` (one
@@ -148,6 +147,8 @@ class DaskExecutor:
     2
     """
 
+    worker_kind = "dask"
+
     def __init__(
         self,
         dag: DAG,
@@ -159,11 +160,7 @@ class DaskExecutor:
         enable_tracing: bool = False,
         hooks: object = None,
     ) -> None:
-        if not isinstance(dag, DAG):
-            raise ConfigurationError(
-                f"DaskExecutor needs a dagron_nb DAG, got {type(dag).__name__}; "
-                "build one with DAG.builder()...build()."
-            )
+        super().__init__(dag, max_workers, costs, callbacks, fail_fast, enable_tracing, hooks)
         distributed = optional_import("distributed", purpose=_PURPOSE)
         if client is not None:
             if not isinstance(client, distributed.Client):
@@ -176,17 +173,7 @@ class DaskExecutor:
                     "DaskExecutor needs a synchronous distributed.Client, got one made "
                     "with asynchronous=True; create it as Client(address)."
                 )
-        self.dag = dag
         self.client = client
-        self.max_workers = check_max_workers(max_workers, default=None)
-        cost_list(dag.index(), costs)  # refuse bad costs now, not at execute()
-        self.costs = costs
-        self.callbacks = callbacks
-        self.fail_fast = fail_fast
-        self.enable_tracing = enable_tracing
-        self.hooks = hooks
-        #: the result of the last ``execute`` (also set when it was interrupted)
-        self.last_result: ExecutionResult | None = None
 
     def execute(
         self,
@@ -202,19 +189,7 @@ class DaskExecutor:
         ``finished_at`` are measured on the workers and ``worker`` is the Dask
         worker's address. A node's own timeout counts from its submission.
         """
-        run = Run(
-            self.dag,
-            tasks,
-            costs=self.costs,
-            fail_fast=self.fail_fast,
-            callbacks=self.callbacks,
-            hooks=self.hooks,
-            enable_tracing=self.enable_tracing,
-            timeout=timeout,
-            cancel_event=cancel_event,
-            node_timeouts=node_timeouts,
-            worker_kind="dask",
-        )
+        run = self.new_run(tasks, timeout, cancel_event, node_timeouts)
         calls = _calls(run)  # all input checked: only now may a cluster start
         client, cluster = self.client, None
         if client is None:

@@ -310,3 +310,65 @@ def interrupt_with(exc: BaseException, result: ExecutionResult) -> BaseException
     """Attach the partial result to an interrupt before it is re-raised."""
     exc.result = result  # type: ignore[attr-defined]
     return exc
+
+
+class Executor:
+    """What the three executors share: the constructor's checks and making a Run.
+
+    Subclasses set ``worker_kind`` and ``default_max_workers`` and supply
+    ``execute``; everything the user passes is checked here, before any run.
+    """
+
+    worker_kind = "thread"
+
+    def __init__(
+        self,
+        dag: DAG,
+        max_workers: int | None = None,
+        costs: Mapping[str, float] | None = None,
+        callbacks: object = None,
+        fail_fast: bool = True,
+        enable_tracing: bool = False,
+        hooks: object = None,
+    ) -> None:
+        if not isinstance(dag, DAG):
+            raise ConfigurationError(
+                f"{type(self).__name__} needs a dagron_nb DAG, got {type(dag).__name__}; "
+                "build one with DAG.builder()...build()."
+            )
+        self.dag = dag
+        self.max_workers = check_max_workers(max_workers, default=self.default_max_workers())
+        cost_list(dag.index(), costs)  # refuse bad costs now, not at execute()
+        self.costs = costs
+        self.callbacks = callbacks
+        self.fail_fast = fail_fast
+        self.enable_tracing = enable_tracing
+        self.hooks = hooks
+        #: the result of the last ``execute`` (also set when it was interrupted)
+        self.last_result: ExecutionResult | None = None
+
+    def default_max_workers(self) -> int | None:
+        """``max_workers`` when None is given (None: no limit of the executor's own)."""
+        return None
+
+    def new_run(
+        self,
+        tasks: Mapping[str, Callable[..., Any] | None],
+        timeout: float | None,
+        cancel_event: object,
+        node_timeouts: Mapping[str, float] | None,
+    ) -> Run:
+        """Check ``execute``'s arguments against a snapshot of the DAG."""
+        return Run(
+            self.dag,
+            tasks,
+            costs=self.costs,
+            fail_fast=self.fail_fast,
+            callbacks=self.callbacks,
+            hooks=self.hooks,
+            enable_tracing=self.enable_tracing,
+            timeout=timeout,
+            cancel_event=cancel_event,
+            node_timeouts=node_timeouts,
+            worker_kind=self.worker_kind,
+        )

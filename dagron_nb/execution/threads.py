@@ -29,11 +29,8 @@ from collections.abc import Callable, Mapping
 from types import CoroutineType
 from typing import Any
 
-from dagron_nb.core.errors import ConfigurationError
-from dagron_nb.core.graph import DAG
-from dagron_nb.core.plan import cost_list
 from dagron_nb.core.results import ExecutionResult, NodeStatus
-from dagron_nb.execution.run import Run, check_max_workers, default_workers, interrupt_with
+from dagron_nb.execution.run import Executor, Run, default_workers, interrupt_with
 from dagron_nb.execution.scheduler import Transition
 
 _POLL = 0.02  # seconds between checks of cancel events and deadlines
@@ -49,7 +46,7 @@ def _never_started() -> None:
     """Stands in for a task the run gave up on before it could start."""
 
 
-class DAGExecutor:
+class DAGExecutor(Executor):
     """Run a DAG's tasks on a pool of threads, dependencies first.
 
     >>> import dagron_nb as dagron
@@ -61,31 +58,10 @@ class DAGExecutor:
     3
     """
 
-    def __init__(
-        self,
-        dag: DAG,
-        max_workers: int | None = None,
-        costs: Mapping[str, float] | None = None,
-        callbacks: object = None,
-        fail_fast: bool = True,
-        enable_tracing: bool = False,
-        hooks: object = None,
-    ) -> None:
-        if not isinstance(dag, DAG):
-            raise ConfigurationError(
-                f"DAGExecutor needs a dagron_nb DAG, got {type(dag).__name__}; "
-                "build one with DAG.builder()...build()."
-            )
-        self.dag = dag
-        self.max_workers = check_max_workers(max_workers, default=default_workers())
-        cost_list(dag.index(), costs)  # refuse bad costs now, not at execute()
-        self.costs = costs
-        self.callbacks = callbacks
-        self.fail_fast = fail_fast
-        self.enable_tracing = enable_tracing
-        self.hooks = hooks
-        #: the result of the last ``execute`` (also set when it was interrupted)
-        self.last_result: ExecutionResult | None = None
+    worker_kind = "thread"
+
+    def default_max_workers(self) -> int:
+        return default_workers()
 
     def execute(
         self,
@@ -102,19 +78,7 @@ class DAGExecutor:
         worker thread, in an event loop of its own. ``timeout`` is one deadline for the whole run;
         ``node_timeouts`` gives single nodes their own.
         """
-        run = Run(
-            self.dag,
-            tasks,
-            costs=self.costs,
-            fail_fast=self.fail_fast,
-            callbacks=self.callbacks,
-            hooks=self.hooks,
-            enable_tracing=self.enable_tracing,
-            timeout=timeout,
-            cancel_event=cancel_event,
-            node_timeouts=node_timeouts,
-            worker_kind="thread",
-        )
+        run = self.new_run(tasks, timeout, cancel_event, node_timeouts)
         driver = _ThreadDriver(run, self.max_workers or 1)
         try:
             result = driver.run()
