@@ -222,6 +222,10 @@ class _ThreadDriver:
 
     def _wake_or_spawn(self) -> None:
         if self.idle:
+            # The woken worker counts as busy from now on: until it has the lock
+            # back it must not be "woken" again for every node published meanwhile
+            # (on layered graphs that was thousands of futile notify() calls a run).
+            self.idle -= 1
             self.cond.notify()
         elif self.live < self.max_workers:
             self._spawn()
@@ -269,9 +273,8 @@ class _ThreadDriver:
                     node = sched.take()
                     if node >= 0:
                         break
-                    self.idle += 1
+                    self.idle += 1  # whoever notifies us takes it off again
                     cond.wait()
-                    self.idle -= 1
                 current[k] = node
                 if sched.has_ready():
                     self._wake_or_spawn()
