@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
+import shutil
+import struct
 import subprocess
 import sys
 import textwrap
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from ipywidgets.widgets.widget import _remove_buffers
 
 import dagron_nb as dagron
 from dagron_nb import NodeStatus
@@ -26,6 +30,13 @@ from dagron_nb.notebook.live import CODES, LiveDAG, run_live, run_live_async
 SVG = "{http://www.w3.org/2000/svg}"
 PATIENCE = 30.0  # hang guard for things that should happen soon (dot on a busy machine)
 STATUS_OF_CODE = {code: status for status, code in CODES.items()}
+LIVE_JS = live_module.STATIC / "live.js"
+
+
+def delta_nodes(delta: dict[str, Any]) -> list[int]:
+    """A delta's node indices, read from its bytes as the browser reads them."""
+    raw = bytes(delta["nodes"])
+    return list(struct.unpack(f"<{len(raw) // 4}i", raw))
 
 
 class Recorder:
@@ -46,7 +57,7 @@ class Recorder:
         """The statuses a browser view gets by applying every delta in order."""
         statuses = [NodeStatus.PENDING] * n
         for delta in self.deltas:
-            for i, code in zip(delta["nodes"], delta["codes"]):
+            for i, code in zip(delta_nodes(delta), delta["codes"], strict=True):
                 statuses[i] = STATUS_OF_CODE[code]
         return statuses
 
@@ -223,10 +234,122 @@ def test_final_flush_sends_what_the_flusher_never_saw() -> None:
     dagron.DAGExecutor(dag, callbacks=live).execute({"a": int, "b": int, "c": int})
     assert len(recorder.deltas) == 1
     final = recorder.deltas[0]
-    assert sorted(final["nodes"]) == [0, 1, 2]
+    assert sorted(delta_nodes(final)) == [0, 1, 2]
     assert final["codes"] == "ccc"
     assert recorder.replay(3) == [NodeStatus.COMPLETED] * 3
     assert live.phase == "done"
+
+
+def test_final_delta_lists_only_what_changed_since_the_last_one() -> None:
+    dag = dagron.DAG.builder().add_edge("first", "second").add_edge("second", "third").build()
+    live = LiveDAG(dag, flush_interval=3600)  # deltas only when this test flushes
+    recorder = Recorder(live)
+
+    def second() -> int:
+        live._flush()  # what the flusher does: the browser now knows first, second
+        return 2
+
+    dagron.DAGExecutor(dag, callbacks=live).execute({"first": int, "second": second, "third": int})
+    mid, final = recorder.deltas
+    assert dict(zip(delta_nodes(mid), mid["codes"], strict=True)) == {0: "c", 1: "r"}
+    assert delta_nodes(final) == [1, 2]
+    assert final["codes"] == "cc"
+    assert recorder.replay(3) == [NodeStatus.COMPLETED] * 3
+
+
+def run_node(script: str, tmp_path: Any) -> Any:
+    """Run ``script`` (an ES module importing ./live.mjs) under Node; its JSON output."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed: cannot run live.js's decoder outside a browser")
+    (tmp_path / "live.mjs").write_bytes(LIVE_JS.read_bytes())
+    (tmp_path / "main.mjs").write_text(script)
+    done = subprocess.run(
+        [node, str(tmp_path / "main.mjs")], capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def test_delta_nodes_travel_as_one_int32_buffer_that_live_js_decodes(tmp_path: Any) -> None:
+    n = 3000  # above the layout limit: the summary view, no dot needed
+    dag = dagron.DAG.builder().add_nodes([f"t{i}" for i in range(n)]).build()
+    live = LiveDAG(dag, flush_interval=3600)
+    recorder = Recorder(live)
+    live.on_run_start(dag.snapshot())
+    some = [2999, 0, 1234, 7]  # queued in this order, not sorted
+    for i in some:
+        live.on_node_start(f"t{i}")
+    live._flush()
+    tasks: dict[str, Callable[[], Any]] = dict.fromkeys(dag.nodes(), int)
+    result = dagron.DAGExecutor(dag, callbacks=live).execute(tasks)
+    live.close()
+    assert result.succeeded == n
+    partial, *_, final = recorder.deltas
+    # little-endian int32, one per listed node, in the order the codes list them
+    assert bytes(partial["nodes"]) == struct.pack("<4i", *some)
+    assert partial["codes"] == "rrrr"
+    assert sorted(delta_nodes(final)) == list(range(n))
+    # on the wire: the indices are a binary buffer at delta.nodes, not JSON
+    state, paths, buffers = _remove_buffers({"delta": partial})
+    assert paths == [["delta", "nodes"]]
+    assert "nodes" not in state["delta"]
+    json.dumps(state)  # the rest is plain JSON
+    # and live.js reads them back, from an aligned DataView (what the widget
+    # manager hands over) and from one at an odd offset
+    wire = [base64.b64encode(bytes(b)).decode() for b in (buffers[0], final["nodes"])]
+    decoded = run_node(
+        textwrap.dedent(
+            f"""
+            import {{ nodeIndices }} from "./live.mjs";
+            const wire = {json.dumps(wire)};
+            const out = wire.map((text) => {{
+              const bytes = Buffer.from(text, "base64");
+              const aligned = new Uint8Array(bytes.length);
+              aligned.set(bytes);
+              const odd = new Uint8Array(bytes.length + 1);
+              odd.set(bytes, 1);
+              return [
+                Array.from(nodeIndices(new DataView(aligned.buffer))),
+                Array.from(nodeIndices(new DataView(odd.buffer, 1, bytes.length))),
+              ];
+            }});
+            console.log(JSON.stringify(out));
+            """
+        ),
+        tmp_path,
+    )
+    assert decoded[0] == [some, some]
+    assert decoded[1] == [delta_nodes(final)] * 2
+
+
+def test_one_flusher_thread_serves_many_runs_and_ends_when_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dag = dagron.DAG.builder().add_edge("a", "b").build()
+    live = LiveDAG(dag)
+    flusher = live._flusher
+    assert flusher is not None  # started with the widget, not inside the first run
+    executor = dagron.DAGExecutor(dag, callbacks=live)
+    executor.execute({"a": int, "b": int})
+    assert live._flusher is flusher
+    assert flusher.is_alive()  # still ticking after the run's end
+    executor.execute({"a": int, "b": int})
+    assert live._flusher is flusher  # the second run started no thread
+    monkeypatch.setattr(live_module, "FLUSHER_IDLE", 0.01)
+    flusher.join(PATIENCE)  # no run for FLUSHER_IDLE seconds: it ends at its next tick
+    assert not flusher.is_alive()
+    assert live._flusher is None
+    monkeypatch.undo()  # the real idle limit again
+    recorder = Recorder(live)
+    executor.execute({"a": int, "b": lambda: 1 / 0})  # a new run starts a new one
+    assert live.statuses["b"] is NodeStatus.FAILED
+    assert recorder.replay(2) == [NodeStatus.COMPLETED, NodeStatus.FAILED]
+    again = live._flusher
+    assert again is not None
+    assert again is not flusher
+    live.close()
+    assert not again.is_alive()  # close() ends it (and joins it)
+    assert live._flusher is None
 
 
 def test_updates_reach_the_browser_while_a_node_is_still_running() -> None:
@@ -236,7 +359,7 @@ def test_updates_reach_the_browser_while_a_node_is_still_running() -> None:
 
     def watch(change: dict[str, Any]) -> None:
         delta = change["new"]
-        if dict(zip(delta["nodes"], delta["codes"])).get(0) == "r":
+        if dict(zip(delta_nodes(delta), delta["codes"])).get(0) == "r":
             seen_running.set()
 
     live.observe(watch, names="delta")
@@ -286,7 +409,10 @@ def test_nasty_names_survive_traits_and_json(nasty_dag: dagron.DAG, nasty_names:
     tasks: dict[str, Callable[[], Any]] = dict.fromkeys(nasty_names, int)
     tasks[nasty_names[3]] = boom
     dagron.DAGExecutor(nasty_dag, callbacks=live, fail_fast=False).execute(tasks)
-    state = json.loads(json.dumps(live.get_state()))  # what goes over the wire
+    # what goes over the wire: ipywidgets moves binary values (delta.nodes) into
+    # message buffers and sends the rest as JSON
+    state, _, _ = _remove_buffers(live.get_state())
+    state = json.loads(json.dumps(state))
     assert state["names"] == nasty_names
     message = state["snapshot"]["messages"]["3"]
     assert message == "ValueError: <script>alert('x')</script> & \\ \"q\""

@@ -12,6 +12,28 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const LIST_LIMIT = 50;
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+// A delta's `nodes`: the changed node indices as little-endian int32, sent as
+// a binary buffer (the widget manager hands it over as a DataView, also when
+// the view opens late or saved widget state is loaded). A plain array is
+// accepted too. Returns an Int32Array (or that array).
+export function nodeIndices(nodes) {
+  if (!nodes) return [];
+  if (Array.isArray(nodes)) return nodes;
+  let view = null;
+  if (nodes instanceof DataView) view = nodes;
+  else if (ArrayBuffer.isView(nodes)) view = new DataView(nodes.buffer, nodes.byteOffset, nodes.byteLength);
+  else if (nodes instanceof ArrayBuffer) view = new DataView(nodes);
+  if (!view) return [];
+  const count = view.byteLength >> 2;
+  if (LITTLE_ENDIAN && view.byteOffset % 4 === 0) {
+    return new Int32Array(view.buffer, view.byteOffset, count); // no copy
+  }
+  const out = new Int32Array(count); // unaligned, or a big-endian machine
+  for (let k = 0; k < count; k += 1) out[k] = view.getInt32(4 * k, true);
+  return out;
+}
 
 function make(tag, className, text) {
   const node = document.createElement(tag);
@@ -166,13 +188,15 @@ function render({ model, el }) {
     if (delta.seq !== applied + 1) stale = true;
     applied = delta.seq;
     const messages = delta.messages || {};
-    delta.nodes.forEach((i, k) => {
-      if (i >= names.length) return;
+    const changed = nodeIndices(delta.nodes);
+    for (let k = 0; k < changed.length; k += 1) {
+      const i = changed[k];
+      if (i < 0 || i >= names.length) continue;
       setStatus(i, statusOf[delta.codes[k]]);
       if (delta.durations && delta.durations[k] !== null) duration[i] = delta.durations[k];
       if (messages[i] !== undefined) message.set(i, messages[i]);
       paintNode(i);
-    });
+    }
     setElapsed(delta.elapsed);
   }
 
