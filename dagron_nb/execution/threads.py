@@ -140,8 +140,11 @@ class _ThreadDriver:
         if self.crash is not None:
             raise self.crash
         self._wait_for_dispatchers()
-        # Join the workers that are not stuck in an abandoned task.
+        # Join the workers that are not stuck in an abandoned task (nor still
+        # about to be started by the worker that made them: they exit at once).
         for thread, node in zip(self.threads, self.current):
+            if thread.ident is None:
+                continue
             if node < 0 or self.run_.sched.status[node] is RUNNING:
                 thread.join(timeout=_DRAIN_WAIT)
         result = run.result()
@@ -209,7 +212,10 @@ class _ThreadDriver:
             )
 
     # -- workers ---------------------------------------------------------------
-    def _spawn(self) -> None:
+    def _spawn(self, *, start: bool = True) -> threading.Thread:
+        """A new worker, counted at once; ``start=False`` leaves starting it to the
+        caller, who should do so after releasing the lock (a thread start waits
+        for the new thread to run, which other workers need not wait for)."""
         k = len(self.threads)
         thread = threading.Thread(
             target=self._worker, args=(k,), name=f"dagron-worker-{k}", daemon=True
@@ -218,9 +224,11 @@ class _ThreadDriver:
         self.current.append(-1)
         self.announcing.append(False)
         self.live += 1
-        thread.start()
+        if start:
+            thread.start()
+        return thread
 
-    def _wake_or_spawn(self) -> None:
+    def _wake_or_spawn(self, *, start: bool = True) -> threading.Thread | None:
         if self.idle:
             # The woken worker counts as busy from now on: until it has the lock
             # back it must not be "woken" again for every node published meanwhile
@@ -228,7 +236,8 @@ class _ThreadDriver:
             self.idle -= 1
             self.cond.notify()
         elif self.live < self.max_workers:
-            self._spawn()
+            return self._spawn(start=start)
+        return None
 
     def _worker(self, k: int) -> None:
         try:
@@ -276,8 +285,7 @@ class _ThreadDriver:
                     self.idle += 1  # whoever notifies us takes it off again
                     cond.wait()
                 current[k] = node
-                if sched.has_ready():
-                    self._wake_or_spawn()
+                newborn = self._wake_or_spawn(start=False) if sched.has_ready() else None
                 if early:
                     started[node] = perf_counter() - t0
                     workers[node] = me
@@ -295,6 +303,10 @@ class _ThreadDriver:
                             # given up on while on_node_start ran (the run's deadline,
                             # a second Ctrl-C, its own timeout): never start the task
                             fn = _never_started
+                    if newborn is not None:
+                        # after our on_node_start: listeners hear starts in the order
+                        # the scheduler handed the nodes out
+                        newborn.start()
                     # no write to the run's columns until the lock is held again: the
                     # run may have ended meanwhile and handed them out as its result
                     start = perf_counter()
