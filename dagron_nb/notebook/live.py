@@ -9,11 +9,12 @@ that is skipped: the widget is a *watcher* (``watch_run``) and the flusher
 reads the run's live status column itself. A flusher thread (started with the
 widget, ticking between runs, ended after ``FLUSHER_IDLE`` seconds without a
 run or by ``close()``: a run's start or end wakes no thread) drains the deque
-into the per-node state under a lock (the one writer, as in dask's local
-scheduler) and, from ``on_run_start`` to ``on_run_end``, sends the changed
-nodes as one ``delta`` at most every 0.1 s, and about once a second a full
-``snapshot`` (one character per node) so a view that opens late, or missed a
-delta, catches up; ``on_run_end`` sends the exact final state. What a run's start and end do
+into the per-node state (``livestate.LiveState``) under its lock (the one
+writer, as in dask's local scheduler) and, from ``on_run_start`` to
+``on_run_end``, sends the changed nodes as one ``delta`` at most every 0.1 s,
+and about once a second a full ``snapshot`` (one character per node) so a view
+that opens late, or missed a delta, catches up; ``on_run_end`` sends the exact
+final state. What a run's start and end do
 on the caller's thread are C-level passes over the node columns (Python code
 runs per node only for nodes with an error or a reason, and for the durations
 of a drawn graph), about 0.5 ms for a 10,000-node no-op run. Graphs above
@@ -29,17 +30,10 @@ Contract with the browser (JS in ``static/live.js``; browser tests rely on it):
 traits ``names`` (node names by index), ``meta`` ({index: metadata text}),
 ``svg``, ``view`` ("loading" | "graph" | "summary"), ``note``, ``palette``
 ([{code, status, color}] for the 8 statuses), ``title``, ``phase`` ("idle" |
-"running" | "done"), ``delta`` ({seq, elapsed, nodes, codes: one character
-per listed node, durations: [seconds|None, ...] | None, messages: {index:
-text}}) and ``snapshot`` ({seq, elapsed, codes: one character per node,
-durations | None, messages}). ``delta.nodes`` (the changed node indices) is a
-binary buffer of little-endian int32, not a JSON list: ipywidgets ships it as
-a message buffer untouched, where a list of 10,000 ints costs it 20,000
-Python calls to search for buffers; the browser gets a ``DataView`` (also when
-a view opens late or the saved widget state is loaded) and reads it as an
-``Int32Array``. A delta lists each changed node once, in no particular order.
-``CODES`` maps statuses to characters; durations are sent only when a graph is
-drawn (tooltips).
+"running" | "done"), ``delta`` and ``snapshot``. The formats of ``delta``
+(changed nodes, their indices a binary int32 buffer) and ``snapshot`` (every
+node), and ``CODES`` (a character per status), are documented and built in
+``dagron_nb.notebook.livestate``.
 
 DOM, identical in the live widget (root ``div.dagron-live``) and in the final
 static picture (root ``div.dagron-static``): node groups ``g.node.dagron-node``
@@ -56,17 +50,12 @@ legend ``.dagron-legend-item[data-status]``; summary ``.dagron-summary`` with
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import pathlib
-import sys
 import threading
 import time
 import uuid
-from array import array
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import compress, repeat
-from operator import is_not
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dagron_nb.core.callbacks import RunView
@@ -75,6 +64,7 @@ from dagron_nb.core.extras import optional_import
 from dagron_nb.core.graph import DAG
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.notebook import render
+from dagron_nb.notebook.livestate import CODES, LiveState, node_metadata
 
 # The widget class itself needs anywidget at import time; the error names the extra.
 AnyWidget: Any = optional_import("anywidget", purpose="the live DAG widget").AnyWidget
@@ -84,35 +74,12 @@ logger = logging.getLogger("dagron_nb")
 
 STATIC = pathlib.Path(__file__).parent / "static"
 
-#: One character per status in ``snapshot.codes`` and ``delta.codes``.
-CODES: dict[NodeStatus, str] = {
-    NodeStatus.PENDING: "p",
-    NodeStatus.RUNNING: "r",
-    NodeStatus.COMPLETED: "c",
-    NodeStatus.FAILED: "f",
-    NodeStatus.SKIPPED: "s",
-    NodeStatus.TIMED_OUT: "t",
-    NodeStatus.CANCELLED: "x",
-    NodeStatus.CACHE_HIT: "h",
-}
-
 FLUSH_INTERVAL = 0.1  # seconds: at most ~10 deltas per second reach the browser
 SNAPSHOT_INTERVAL = 1.0  # seconds between full snapshots during a run
 LAYOUT_WAIT = 15.0  # how long the end of a run waits for a layout still being made
 FLUSHER_IDLE = 30.0  # seconds a parked flusher thread waits for another run, then ends
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-
-#: (node index, new status, perf_counter time, error text or None)
-_Event = tuple[int, NodeStatus, float, "str | None"]
-
-PENDING = NodeStatus.PENDING
-RUNNING = NodeStatus.RUNNING
-COMPLETED = NodeStatus.COMPLETED
-FAILED = NodeStatus.FAILED
-SKIPPED = NodeStatus.SKIPPED
-TIMED_OUT = NodeStatus.TIMED_OUT
-CANCELLED = NodeStatus.CANCELLED
 
 
 class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
@@ -152,20 +119,14 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.max_layout_nodes = max_layout_nodes
         self.flush_interval = flush_interval
-        # Callbacks only append (node, status, time, message) here: deque appends
-        # are thread-safe, so a worker never waits for another worker or the flusher.
-        self._events: collections.deque[_Event] = collections.deque()
-        # _lock guards the per-node state below; whoever holds it drains _events.
-        self._lock = threading.Lock()
+        first = _dag_of(dag).snapshot()
+        # The per-node state and the messages built from it; its lock guards it,
+        # and whoever holds that lock drains the events the callbacks queued.
+        self._state = LiveState(first, max_layout_nodes=max_layout_nodes)
         # _send_lock orders every trait write (flusher, layout thread, caller),
         # so deltas reach the browser in sequence and hold_sync is never shared.
         self._send_lock = threading.RLock()
-        self._seq = 0
-        self._view: RunView | None = None  # the run being watched, if any
-        self._t0: float | None = None
-        self._elapsed = 0.0
         self._last_snapshot = 0.0
         # The flusher thread outlives runs; the fields below are guarded by _send_lock.
         self._flusher: threading.Thread | None = None
@@ -174,11 +135,6 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         self._flush_due = 0.0  # perf_counter time of the next delta
         self._active_at = time.perf_counter()  # the last moment a run wanted deltas
         self._display_ids: list[str] = []
-        # The last run's result, kept for the final picture's tooltips only when a
-        # graph can be drawn: a big result kept until the next run would be freed
-        # inside that run (~0.3 ms for 10,000 nodes), and would pin the values.
-        self._result: ExecutionResult | None = None
-        self._summary: str | None = None  # the last run's ``result.summary()``
         self._layout_ready = threading.Event()
         self._layout_generation = 0
         self.palette = [
@@ -186,27 +142,32 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             for s in NodeStatus
         ]
         self.title = title or ""
-        self._set_dag(_dag_of(dag))
+        self._show_dag(first)
         with self._send_lock:
             self._ensure_flusher_locked()  # now, rather than inside the first run
+
+    @property
+    def max_layout_nodes(self) -> int:
+        """Graphs with more nodes get the summary view (and no per-node durations)."""
+        return self._state.max_layout_nodes
+
+    @max_layout_nodes.setter
+    def max_layout_nodes(self, value: int) -> None:
+        self._state.max_layout_nodes = value
 
     # -- the graph and its layout ---------------------------------------------------
     def _set_dag(self, dag: DAG) -> None:
         """Adopt ``dag`` (a snapshot) and start laying it out in the background."""
         dag = dag.snapshot()
+        with self._state.lock:
+            self._state.set_dag_locked(dag)
+        self._show_dag(dag)
+
+    def _show_dag(self, dag: DAG) -> None:
+        """Send the state's new DAG to the browser; lay it out in the background."""
         names = list(dag.index().names)
         n = len(names)
-        with self._lock:
-            self._dag = dag
-            self._names = names
-            self._position = {name: i for i, name in enumerate(names)}
-            self._all_nodes = _index_buffer(range(n))  # the nodes of a delta of all
-            self._reset_locked()
-        meta = {}
-        for i, name in enumerate(names):
-            data = dag.get_metadata(name)
-            if data:
-                meta[str(i)] = "\n".join(f"{k}: {_short(v)}" for k, v in data.items())
+        meta = node_metadata(dag, names)
         if n > self.max_layout_nodes:
             view = "summary"
             note = (
@@ -223,8 +184,8 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         with self._send_lock:
             self._layout_generation += 1
             self._layout_ready.clear()
-            with self._lock:
-                snapshot = self._snapshot_locked()
+            with self._state.lock:
+                snapshot = self._state.snapshot_locked()
             with self.hold_sync():
                 self.names = names
                 self.meta = meta
@@ -264,72 +225,15 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         """Block until the picture is laid out (or there will be none); True if so."""
         return self._layout_ready.wait(timeout)
 
-    # -- state (guarded by _lock) -------------------------------------------------------
-    def _reset_locked(self) -> None:
-        n = len(self._names)
-        self._events.clear()
-        self._status = [PENDING] * n
-        self._started: list[float | None] = [None] * n
-        self._duration: list[float | None] = [None] * n
-        self._message: dict[int, str] = {}
-        self._dirty: dict[int, None] = {}  # changed since the last delta, in order
-        # every node changed since the last delta (a run shorter than a flush
-        # interval): the next delta lists them all without a per-node pass
-        self._all_dirty = False
-
-    def _poll_locked(self, view: RunView) -> None:
-        """Take over what changed in the watched run's live columns.
-
-        One C-level pass over the statuses (a copy, then an identity compare),
-        ten times a second, instead of a Python call per node event on the
-        workers' path; Python code runs only for the nodes that changed.
-        """
-        current = view.statuses[:]
-        status, duration, message, dirty = self._status, self._duration, self._message, self._dirty
-        for i in _changed(current, status):  # lazy, but it only writes where it has read
-            new = current[i]
-            status[i] = new
-            dirty[i] = None
-            if new is RUNNING or new is PENDING:
-                continue
-            start, end = view.started[i], view.finished[i]
-            if start is not None and end is not None:
-                duration[i] = end - start
-            text = None if new.is_success else render.error_text(view.errors[i])
-            text = text or view.reasons[i]
-            if text is not None:
-                message[i] = text
-
-    def _drain_locked(self) -> None:
-        """Apply the events the callbacks queued (only the ones there now)."""
-        if self._view is not None:
-            self._poll_locked(self._view)
-        events = self._events
-        status, started, duration = self._status, self._started, self._duration
-        message, dirty = self._message, self._dirty
-        for _ in range(len(events)):
-            i, new, at, text = events.popleft()
-            status[i] = new
-            if new is RUNNING:
-                started[i] = at
-            else:
-                start = started[i]
-                if start is not None:
-                    duration[i] = at - start
-            if text is not None:
-                message[i] = text
-            dirty[i] = None
-
     @property
     def statuses(self) -> dict[str, NodeStatus]:
         """``{name: NodeStatus}`` as the widget knows it now."""
-        with self._lock:
-            self._drain_locked()
-            return dict(zip(self._names, self._status))
+        with self._state.lock:
+            return self._state.statuses_locked()
 
     @property
     def dag(self) -> DAG:
-        return self._dag
+        return self._state.dag
 
     # -- callbacks ---------------------------------------------------------------------
     # With dagron_nb's executors the widget *watches* the run: the executor hands
@@ -337,23 +241,17 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
     # so the workers pay nothing per node. The ``on_node_*`` methods serve any
     # other caller (one deque append each, no lock, no trait).
     def watch_run(self, view: RunView) -> None:
-        if view.names != self._names:
+        if view.names != self._state.names:
             self._set_dag(view.dag)
-        with self._lock:
-            self._view = view
+        with self._state.lock:
+            self._state.view = view
 
     def on_run_start(self, dag: DAG) -> None:
-        if dag.index().names != self._names:
+        if dag.index().names != self._state.names:
             self._set_dag(dag)  # the run is of another DAG: show that one
         with self._send_lock:
-            with self._lock:
-                self._reset_locked()
-                self._result = None
-                self._summary = None
-                self._t0 = time.perf_counter()
-                self._elapsed = 0.0
-                self._seq += 1
-                snapshot = self._snapshot_locked()
+            with self._state.lock:
+                snapshot = self._state.start_run_locked()
             with self.hold_sync():
                 self.snapshot = snapshot
                 self.phase = "running"
@@ -361,39 +259,32 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         self._start_flusher()
 
     def _queue(self, name: str, status: NodeStatus, message: str | None = None) -> None:
-        i = self._position.get(name)
-        if i is None:
-            return  # not a node of this widget's DAG
-        self._events.append((i, status, time.perf_counter(), message))
-        if not self._flushing:
+        if self._state.queue(name, status, message) and not self._flushing:
             self._start_flusher()  # callbacks used without on_run_start
 
     def on_node_start(self, name: str) -> None:
-        self._queue(name, RUNNING)
+        self._queue(name, NodeStatus.RUNNING)
 
     def on_node_complete(self, name: str, result: Any) -> None:
-        self._queue(name, COMPLETED)
+        self._queue(name, NodeStatus.COMPLETED)
 
     def on_node_error(self, name: str, error: BaseException) -> None:
-        self._queue(name, FAILED, render.error_text(error))
+        self._queue(name, NodeStatus.FAILED, render.error_text(error))
 
     def on_node_timeout(self, name: str, error: BaseException) -> None:
-        self._queue(name, TIMED_OUT, render.error_text(error))
+        self._queue(name, NodeStatus.TIMED_OUT, render.error_text(error))
 
     def on_node_skip(self, name: str) -> None:
-        self._queue(name, SKIPPED)
+        self._queue(name, NodeStatus.SKIPPED)
 
     def on_node_cancel(self, name: str) -> None:
-        self._queue(name, CANCELLED)
+        self._queue(name, NodeStatus.CANCELLED)
 
     def on_run_end(self, result: ExecutionResult) -> None:
         with self._send_lock:  # no flusher delta between the result and the final flush
             self._stop_flusher()
-            with self._lock:
-                self._view = None
-                self._result = result if self._durations_wanted else None
-                self._summary = result.summary()
-                self._adopt_result_locked(result)
+            with self._state.lock:
+                self._state.end_run_locked(result)
             self._flush(final=True)
         if self._display_ids:
             self._layout_ready.wait(LAYOUT_WAIT)
@@ -401,60 +292,6 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             display = optional_import("IPython.display", purpose="showing the live DAG")
             for display_id in self._display_ids:
                 display.update_display(bundle, raw=True, display_id=display_id)
-
-    def _adopt_result_locked(self, result: ExecutionResult) -> None:
-        """Make the state exactly the result's: statuses, messages, durations.
-
-        Callbacks cannot tell a CACHE_HIT from a completion and never hear skip
-        reasons, so the result has the last word; the events still queued carry
-        nothing it does not, and are dropped. Per-node Python work happens only
-        where the result differs from what the browser was sent, or has an
-        error or reason: finding those nodes is a C-level pass over a column
-        (this runs inside the run's wall time, on the caller's thread).
-        """
-        status, statuses = self._status, result.statuses
-        if result.names == self._names:
-            self._events.clear()
-            where: Sequence[int] = range(len(self._names))
-            if statuses != status:  # members compare by identity
-                if status.count(PENDING) == len(status) and PENDING not in statuses:
-                    self._all_dirty = True  # the browser saw no change yet: all of them
-                else:
-                    self._dirty.update(dict.fromkeys(_changed(statuses, status)))
-                status[:] = statuses
-        else:  # a result of another DAG: take over what matches by name
-            self._drain_locked()
-            where = [self._position.get(name, -1) for name in result.names]
-            for i, new in zip(where, statuses):
-                if i >= 0 and status[i] is not new:
-                    status[i] = new
-                    self._dirty[i] = None
-        errors = result.errors
-        for k in _not_none(errors):
-            i = where[k]
-            if i >= 0 and not statuses[k].is_success:
-                self._set_message_locked(i, render.error_text(errors[k]))
-        reasons = result.reasons
-        for k in _not_none(reasons):
-            if where[k] >= 0:
-                self._set_message_locked(where[k], reasons[k])
-        if self._durations_wanted:
-            for i, start, end in zip(where, result.started, result.finished):
-                if i >= 0:
-                    known = start is not None and end is not None
-                    self._duration[i] = end - start if known else None  # type: ignore[operator]
-        self._elapsed = result.total_duration_seconds
-        self._t0 = None
-
-    def _set_message_locked(self, i: int, message: str | None) -> None:
-        if message is not None and self._message.get(i) != message:
-            self._message[i] = message
-            self._dirty[i] = None
-
-    @property
-    def _durations_wanted(self) -> bool:
-        """Per-node durations feed tooltips, which exist only with a drawn graph."""
-        return len(self._names) <= self.max_layout_nodes
 
     # -- sending ----------------------------------------------------------------------
     # The flusher ticks every flush_interval, also between runs (a flag check),
@@ -520,26 +357,15 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             end.wait(timeout)
 
     def _flush(self, *, final: bool = False) -> None:
-        """Send the changed nodes as one delta (and a snapshot when due or final).
-
-        A delta is flat (parallel ``nodes`` / ``codes`` / ``durations`` plus a
-        dict of messages): ipywidgets walks nested lists one Python call per
-        item when it looks for binary buffers, flat lists cost a loop, and
-        ``nodes`` (all of them, in a run's final delta) is one binary buffer,
-        which it does not walk at all.
-        """
+        """Send the changed nodes as one delta (and a snapshot when due or final)."""
         with self._send_lock:
             now = time.perf_counter()
             snapshot_due = final or now - self._last_snapshot >= SNAPSHOT_INTERVAL
-            with self._lock:
-                self._drain_locked()
-                if not self._dirty and not self._all_dirty and not snapshot_due:
-                    return
-                if self._t0 is not None:
-                    self._elapsed = now - self._t0
-                self._seq += 1
-                delta = self._delta_locked()
-                snapshot = self._snapshot_locked() if snapshot_due else None
+            with self._state.lock:
+                update = self._state.update_locked(now, snapshot_due=snapshot_due)
+            if update is None:
+                return
+            delta, snapshot = update
             with self.hold_sync():
                 self.delta = delta
                 if snapshot is not None:
@@ -547,50 +373,6 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
                     self._last_snapshot = now
                 if final:
                     self.phase = "done"
-
-    def _delta_locked(self) -> dict[str, Any]:
-        """The nodes changed since the last delta (all of them: C-level copies)."""
-        status, duration, message, dirty = self._status, self._duration, self._message, self._dirty
-        self._dirty = {}
-        durations = None
-        if self._all_dirty:
-            self._all_dirty = False
-            buffer = self._all_nodes
-            codes = _codes(status)
-            messages = {str(i): text for i, text in message.items()}
-            if self._durations_wanted:
-                durations = list(map(_round, duration))
-        else:
-            nodes = list(dirty)
-            buffer = _index_buffer(nodes)
-            codes = _codes(list(map(status.__getitem__, nodes)))
-            if len(message) < len(nodes):  # loop over the shorter of the two
-                messages = {str(i): text for i, text in message.items() if i in dirty}
-            else:
-                messages = {str(i): message[i] for i in nodes if i in message}
-            if self._durations_wanted:
-                durations = [_round(duration[i]) for i in nodes]
-        return {
-            "seq": self._seq,
-            "elapsed": round(self._elapsed, 3),
-            "nodes": buffer,
-            "codes": codes,
-            "durations": durations,
-            "messages": messages,
-        }
-
-    def _snapshot_locked(self) -> dict[str, Any]:
-        """The full state, for views that open late or missed a delta."""
-        durations = None
-        if self._durations_wanted:
-            durations = list(map(_round, self._duration))
-        return {
-            "seq": self._seq,
-            "elapsed": round(self._elapsed, 3),
-            "codes": _codes(self._status),
-            "durations": durations,
-            "messages": {str(i): m for i, m in self._message.items()},
-        }
 
     # -- display ----------------------------------------------------------------------
     def show(self) -> None:
@@ -610,6 +392,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         if self.phase == "done":
             display.display(self.static_bundle(), raw=True)
             return
+        n = len(self._state.names)
         display_id = uuid.uuid4().hex
         self._display_ids.append(display_id)
         bundle = {
@@ -620,23 +403,17 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
                     "Live view of a dagron_nb run: it needs a Jupyter front end with "
                     "ipywidgets; the final picture replaces it when the run ends."
                 ),
-                header=render.header_html(
-                    {NodeStatus.PENDING: len(self._names)}, len(self._names), 0.0, title=self.title
-                ),
+                header=render.header_html({NodeStatus.PENDING: n}, n, 0.0, title=self.title),
             ),
         }
         display.display(bundle, raw=True, display_id=display_id)
 
     def static_bundle(self) -> dict[str, str]:
         """The picture as it stands, without widgets: text/html (+ image/svg+xml)."""
-        with self._lock:
-            self._drain_locked()
-            names = list(self._names)
-            statuses = list(self._status)
-            durations = list(self._duration)
-            messages = dict(self._message)
-            result = self._result
-            elapsed = self._elapsed if self._t0 is None else time.perf_counter() - self._t0
+        with self._state.lock:
+            copy = self._state.copy_locked()
+        names, statuses, durations = copy.names, copy.statuses, copy.durations
+        messages, result, elapsed = copy.messages, copy.result, copy.elapsed
         counts = dict.fromkeys(NodeStatus, 0)
         for status in statuses:
             counts[status] += 1
@@ -654,7 +431,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
                         statuses[i],
                         duration=durations[i],
                         message=messages.get(i),
-                        metadata=self._dag.get_metadata(name),
+                        metadata=copy.dag.get_metadata(name),
                     )
                     for i, name in enumerate(names)
                 ]
@@ -668,9 +445,9 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         return bundle
 
     def _text(self) -> str:
-        with self._lock:
-            summary = self._summary
-            n = len(self._names)
+        with self._state.lock:
+            summary = self._state.summary
+            n = len(self._state.names)
         label = f"LiveDAG {self.title!r}" if self.title else "LiveDAG"
         if summary is not None:
             return f"{label}: {summary}"
@@ -691,49 +468,6 @@ def _dag_of(obj: Any) -> DAG:
         f"LiveDAG needs a DAG or a Pipeline, got {type(obj).__name__}; "
         "pass dag (from DAG.builder()...build()) or a Pipeline."
     )
-
-
-def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 200 else text[:199] + "…"
-
-
-def _round(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds, 6)
-
-
-# The helpers below find and encode nodes with C-level passes (map, compress,
-# list.count, array): they run on a run's critical path at its end, over every node.
-def _changed(new: list[NodeStatus], old: list[NodeStatus]) -> Iterable[int]:
-    """Indices where ``new`` and ``old`` hold different members."""
-    return compress(range(len(new)), map(is_not, new, old))
-
-
-def _not_none(column: Sequence[Any]) -> Iterable[int]:
-    """Indices of the entries of ``column`` that are not None (none: no pass at all)."""
-    if column.count(None) == len(column):
-        return ()
-    return compress(range(len(column)), map(is_not, column, repeat(None)))
-
-
-def _codes(statuses: list[NodeStatus]) -> str:
-    """One ``CODES`` character per status; one C-level count when all are alike."""
-    if statuses and statuses.count(statuses[0]) == len(statuses):
-        return CODES[statuses[0]] * len(statuses)
-    return "".join(map(CODES.__getitem__, statuses))
-
-
-# "i" is 4 bytes on every platform CPython runs on; "l" is the fallback if not.
-_INT32 = "i" if array("i").itemsize == 4 else "l"
-
-
-def _index_buffer(indices: Sequence[int]) -> memoryview:
-    """Node indices as little-endian int32 bytes: ipywidgets sends a memoryview
-    as a binary message buffer instead of searching a JSON list of ints."""
-    packed = array(_INT32, indices)
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return memoryview(packed)
 
 
 # -- one call: show and run -----------------------------------------------------------
