@@ -12,17 +12,16 @@ the run is interrupted. Cells with ``async def`` tasks, or ``--async``, run on
 the asyncio executor; inside a notebook, whose event loop is already running,
 ``nest_asyncio`` lets the run use that very loop. ``%dagron plan X`` gives the
 plan table of a DAG / Pipeline / result and ``%dagron show X [RESULT]`` its
-static picture, coloured by the result's statuses.
+static picture, coloured by the result's statuses. The steps that need no
+IPython (the cell's functions, the inputs, the summary and its compact
+traceback) are in ``cells.py``; this module parses options and talks to the shell.
 """
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import keyword
-import os
 import sys
-import traceback
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,27 +29,15 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-import dagron_nb
 from dagron_nb.core.errors import DagronError
 from dagron_nb.core.extras import optional_import
 from dagron_nb.core.graph import DAG
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.execution.pipeline import Pipeline
+from dagron_nb.notebook.cells import compact_traceback, report, resolve_inputs, top_level_functions
 
 #: where ``%%dagron`` stores the ExecutionResult unless ``-o NAME`` says otherwise
 DEFAULT_RESULT_VAR = "_dagron_result"
-
-# Frames from these places are the machinery that ran a task, not the user's
-# code; a failure's traceback leaves them out.
-_MACHINERY = (
-    *(
-        os.path.dirname(mod.__file__ or "") + os.sep
-        for mod in (dagron_nb, asyncio, sys.modules["concurrent.futures"])
-    ),
-    sys.modules["threading"].__file__ or "threading.py",
-)
-
-_FAILED = (NodeStatus.FAILED, NodeStatus.TIMED_OUT)
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -135,7 +122,7 @@ class DagronMagics(Magics):
             pipeline = Pipeline(tasks, args.name or "%%dagron")
         except DagronError as exc:
             raise UsageError(str(exc)) from None
-        inputs, missing = _inputs(pipeline, ns)
+        inputs, missing = resolve_inputs(pipeline, ns)
         if args.plan:
             self._show_plan(pipeline, inputs, missing)
             return
@@ -257,15 +244,11 @@ class DagronMagics(Magics):
         if number is None:  # called outside run_cell, e.g. run_cell_magic()
             number = shell.execution_count
         filename = shell.compile.cache(source, number, raw_code=cell)
-        tree: ast.Module = shell.compile.ast_parse(source, filename=filename)
-        defined = [
-            node.name
-            for node in tree.body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-        ]
+        tree = shell.compile.ast_parse(source, filename=filename)
+        defined = top_level_functions(tree)
         code = shell.compile(tree, filename, "exec")
         exec(code, shell.user_global_ns, shell.user_ns)
-        return list(dict.fromkeys(defined))
+        return defined
 
     def _value(self, text: str, what: str) -> Any:
         """The value of a variable name or expression typed in the magic's line."""
@@ -324,25 +307,6 @@ def _parse(magic: Callable[..., Any], line: str) -> Any:
         # IPython formats usage as reST ("::\n\n  %prog ..."); show it plainly.
         usage = "usage: %" + " ".join(parser.format_usage().split("%", 1)[1].split())
         raise UsageError(f"{exc}\n{usage}") from None
-
-
-def _inputs(pipeline: Pipeline, ns: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """Notebook values for the parameters that are not tasks, and those not found.
-
-    A parameter with a default keeps its default: a notebook variable that
-    happens to share its name does not override what the function says.
-    """
-    inputs: dict[str, Any] = {}
-    missing: list[str] = []
-    for t in pipeline.tasks.values():
-        for p in t.parameters:
-            if p.name in pipeline.tasks or p.default is not p.empty:
-                continue
-            if p.name in ns:
-                inputs[p.name] = ns[p.name]
-            else:
-                missing.append(f"{t.name}({p.name})")
-    return inputs, missing
 
 
 def _run_coroutine(make: Callable[[], Any]) -> Any:
@@ -443,93 +407,11 @@ def plan_table(dag: DAG, costs: Mapping[str, float] | None) -> Any:
 
 
 def _report(result: ExecutionResult, var: str) -> None:
-    """Print the compact summary: counts, why nodes did not run, one traceback."""
-    print(f"{result.summary()} -> {var}")
-    by_reason: dict[tuple[str, str], list[str]] = {}
-    for name, status, reason in zip(result.names, result.statuses, result.reasons):
-        if status in (NodeStatus.SKIPPED, NodeStatus.CANCELLED) and reason != "no task":
-            by_reason.setdefault((status.value, reason or ""), []).append(name)
-    for (status_name, reason), names in by_reason.items():
-        shown = ", ".join(repr(n) for n in names[:8])
-        more = f" and {len(names) - 8} more" if len(names) > 8 else ""
-        print(f"  {status_name}: {shown}{more} ({reason})")
-    failures = sorted(
-        (
-            (finished if finished is not None else float("inf"), name, status, error)
-            for name, status, error, finished in zip(
-                result.names, result.statuses, result.errors, result.finished
-            )
-            if status in _FAILED
-        ),
-        key=lambda row: row[0],
-    )
-    if not failures:
-        return
-    _, name, status, error = failures[0]
-    lines = [f"task {name!r} {'timed out' if status is NodeStatus.TIMED_OUT else 'failed'}:\n"]
-    if error is not None:
-        lines.append(compact_traceback(error))
-    for _, other, other_status, other_error in failures[1:]:
-        what = "" if other_error is None else f": {type(other_error).__name__}: {other_error}"
-        lines.append(f"also {other_status.value}: {other!r}{what}\n")
-    sys.stderr.write("".join(lines))
-
-
-def compact_traceback(error: BaseException) -> str:
-    """The traceback of a task's error without the executor's own frames.
-
-    Chained exceptions (``raise ... from``, errors while handling another)
-    are kept, each with its user frames only.
-    """
-    parts: list[str] = []
-    seen: set[int] = set()
-
-    def add(exc: BaseException) -> None:
-        seen.add(id(exc))
-        if exc.__cause__ is not None and id(exc.__cause__) not in seen:
-            add(exc.__cause__)
-            parts.append(
-                "\nThe above exception was the direct cause of the following exception:\n\n"
-            )
-        elif (
-            exc.__context__ is not None
-            and not exc.__suppress_context__
-            and id(exc.__context__) not in seen
-        ):
-            add(exc.__context__)
-            parts.append(
-                "\nDuring handling of the above exception, another exception occurred:\n\n"
-            )
-        frames = [
-            f
-            for f in traceback.extract_tb(exc.__traceback__)
-            if not f.filename.startswith(_MACHINERY)
-        ]
-        if frames:
-            parts.append("Traceback (most recent call last):\n")
-            parts.extend(_format_frame(f) for f in frames)
-        parts.extend(traceback.format_exception_only(type(exc), exc))
-
-    add(error)
-    return "".join(parts)
-
-
-def _format_frame(frame: traceback.FrameSummary) -> str:
-    where = f'File "{frame.filename}"'
-    shell = _shell()
-    if shell is not None:
-        label = shell.compile.format_code_name(frame.filename)
-        if label is not None:
-            where = f"{label[0]} {label[1]}"  # e.g. "Cell In[3]", as IPython shows it
-    text = f"  {where}, line {frame.lineno}, in {frame.name}\n"
-    if frame.line:
-        text += f"    {frame.line.strip()}\n"
-    return text
-
-
-def _shell() -> Any:
-    ipython = sys.modules.get("IPython")
-    return None if ipython is None else ipython.get_ipython()
+    """Print the compact summary (``cells.report``) under the cell."""
+    text = report(result, var)
+    print(text.out)
+    if text.err:
+        sys.stderr.write(text.err)
 
 
 __all__ = [
