@@ -20,7 +20,7 @@ import itertools
 import os
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -193,11 +193,16 @@ def _show_figures_inline(figure_class: type) -> None:
 class SvgPicture:
     """An SVG that shows itself in a notebook; ``save(path)`` writes it to a file.
 
-    >>> SvgPicture("<svg/>")._repr_svg_()
-    '<svg/>'
+    >>> picture = SvgPicture("<svg/>")
+    >>> picture._repr_svg_(), picture
+    ('<svg/>', <SVG picture, 6 characters; .save(path) writes it>)
     """
 
-    svg: str
+    svg: str = field(repr=False)
+
+    def __repr__(self) -> str:
+        # the plain-text form (terminals, and saved notebooks beside the SVG) stays short
+        return f"<SVG picture, {len(self.svg):,} characters; .save(path) writes it>"
 
     def _repr_svg_(self) -> str:
         return self.svg
