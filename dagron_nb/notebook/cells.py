@@ -162,11 +162,44 @@ def compact_traceback(error: BaseException) -> str:
         ]
         if frames:
             parts.append("Traceback (most recent call last):\n")
-            parts.extend(_format_frame(f) for f in frames)
+            parts.extend(_format_frames(frames))
         parts.extend(traceback.format_exception_only(type(exc), exc))
 
     add(error)
     return "".join(parts)
+
+
+def _format_frames(frames: list[traceback.FrameSummary]) -> list[str]:
+    """User frames in full; a run of frames inside one installed library (pandas'
+    internals behind a ``KeyError``, say) as a single line naming the library."""
+    lines: list[str] = []
+    i = 0
+    while i < len(frames):
+        library = _library_of(frames[i].filename)
+        if library is None:
+            lines.append(_format_frame(frames[i]))
+            i += 1
+            continue
+        j = i
+        while j < len(frames) and _library_of(frames[j].filename) == library:
+            j += 1
+        if j - i == 1:
+            lines.append(_format_frame(frames[i]))
+        else:
+            lines.append(f"  ... {j - i} frames inside {library} ...\n")
+        i = j
+    return lines
+
+
+def _library_of(filename: str) -> str | None:
+    """The top-level package a file belongs to, if it is an installed library."""
+    for marker in ("site-packages", "dist-packages"):
+        _, found, rest = filename.partition(os.sep + marker + os.sep)
+        if found:
+            return rest.split(os.sep, 1)[0].removesuffix(".py")
+    if not os.path.isabs(filename) and "/" in filename:
+        return filename.split("/", 1)[0]  # compiled code: "pandas/_libs/index.pyx"
+    return None
 
 
 def _format_frame(frame: traceback.FrameSummary) -> str:

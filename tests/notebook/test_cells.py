@@ -6,6 +6,8 @@ import ast
 import doctest
 import threading
 
+import pytest
+
 import dagron_nb as dagron
 from dagron_nb import NodeStatus
 from dagron_nb.notebook import cells
@@ -152,3 +154,22 @@ def test_report_says_timed_out_for_a_timeout() -> None:
         stop.set()
     assert result.statuses[0] is NodeStatus.TIMED_OUT
     assert report(result, "r").err.startswith("task 'slow' timed out:\n")
+
+
+def test_frames_inside_an_installed_library_collapse_to_one_line() -> None:
+    pandas = pytest.importorskip("pandas", reason="the example error comes from pandas")
+    frame = pandas.DataFrame({"a": [1]})
+
+    def pick() -> object:
+        return frame["missing"]
+
+    try:
+        pick()
+    except KeyError as exc:
+        text = compact_traceback(exc)
+    else:
+        pytest.fail("pandas did not raise")
+    assert 'return frame["missing"]' in text  # the user's own line stays
+    assert "frames inside pandas ..." in text
+    assert "indexes/base.py" not in text  # pandas' internals are folded away
+    assert text.rstrip().endswith("KeyError: 'missing'")
