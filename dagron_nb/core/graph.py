@@ -97,8 +97,16 @@ class DAG:
         return self
 
     def add_nodes(self, names: Iterable[str]) -> DAG:
-        for name in names:
-            self.add_node(name)
+        """Add several nodes; all or none (a bad one leaves the DAG unchanged)."""
+        added: list[str] = []
+        try:
+            for name in names:
+                self.add_node(name)
+                added.append(name)
+        except BaseException:
+            for name in reversed(added):
+                self.remove_node(name)
+            raise
         return self
 
     def add_edge(self, source: str, target: str) -> DAG:
@@ -124,8 +132,18 @@ class DAG:
         return self
 
     def add_edges(self, edges: Iterable[tuple[str, str]]) -> DAG:
-        for source, target in edges:
-            self.add_edge(source, target)
+        """Add several edges; all or none (a bad one leaves the DAG unchanged)."""
+        added: list[tuple[str, str]] = []
+        try:
+            for source, target in edges:
+                before = self._edge_count
+                self.add_edge(source, target)
+                if self._edge_count != before:  # not an edge that was already there
+                    added.append((source, target))
+        except BaseException:
+            for source, target in reversed(added):
+                self.remove_edge(source, target)
+            raise
         return self
 
     def remove_edge(self, source: str, target: str) -> DAG:

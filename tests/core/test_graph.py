@@ -378,3 +378,26 @@ def test_100k_cycle_found_by_the_builder() -> None:
     assert len(message) < 500
     assert message.startswith("the graph has a cycle: 'n0' -> 'n1' -> ")
     assert f"-> ... ({N + 1 - 11} more) -> 'n0'\n" in message
+
+
+def test_add_nodes_is_all_or_nothing() -> None:
+    dag = DAG().add_node("a")
+    with pytest.raises(DuplicateNodeError, match="'a' already exists"):
+        dag.add_nodes(["b", "c", "a", "d"])
+    assert dag.nodes() == ["a"]
+    dag.add_nodes(["b", "c"])  # the names are free again
+    assert dag.nodes() == ["a", "b", "c"]
+
+
+def test_add_edges_is_all_or_nothing() -> None:
+    dag = DAG().add_nodes(["a", "b", "c"]).add_edge("a", "b")
+    with pytest.raises(CycleError, match="'c' -> 'a'"):
+        # the already present edge stays, the new one goes again, the cycle is refused
+        dag.add_edges([("a", "b"), ("b", "c"), ("c", "a")])
+    assert dag.edges() == [("a", "b")]
+    assert dag.edge_count() == 1
+    with pytest.raises(NodeNotFoundError, match="'nope'"):
+        dag.add_edges([("b", "c"), ("c", "nope")])
+    assert dag.edges() == [("a", "b")]
+    assert dag.successors("b") == []
+    assert dag.predecessors("a") == []
