@@ -27,7 +27,7 @@ from __future__ import annotations
 import enum
 import itertools
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -263,8 +263,3 @@ class _HookCallbacks:
     def on_node_error(self, name: str, error: BaseException) -> None:
         self._fire(HookEvent.ON_ERROR, name, error=error)
         self._fire(HookEvent.POST_NODE, name, error=error)
-
-
-def iter_callback_objects(callbacks: object) -> Iterable[object]:
-    """The individual objects inside ``callbacks`` (None, one, or a list)."""
-    return _flatten(callbacks)

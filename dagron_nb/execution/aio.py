@@ -59,8 +59,6 @@ class AsyncDAGExecutor(Executor):
     2
     """
 
-    worker_kind = "asyncio"
-
     async def execute(
         self,
         tasks: Mapping[str, Callable[[], Any] | None],

@@ -147,8 +147,6 @@ class DaskExecutor(Executor):
     2
     """
 
-    worker_kind = "dask"
-
     def __init__(
         self,
         dag: DAG,

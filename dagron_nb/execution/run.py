@@ -106,7 +106,6 @@ class Run:
         timeout: float | None,
         cancel_event: object,
         node_timeouts: Mapping[str, float] | None,
-        worker_kind: str,
     ) -> None:
         if not isinstance(dag, DAG):
             raise ConfigurationError(f"expected a dagron_nb DAG, got {type(dag).__name__}")
@@ -177,7 +176,6 @@ class Run:
         self.started: list[float | None] = [None] * n
         self.finished: list[float | None] = [None] * n
         self.workers: list[str | None] = [None] * n
-        self.worker_kind = worker_kind
         self.t0 = 0.0
 
     # -- lifecycle ---------------------------------------------------------------
@@ -315,11 +313,9 @@ def interrupt_with(exc: BaseException, result: ExecutionResult) -> BaseException
 class Executor:
     """What the three executors share: the constructor's checks and making a Run.
 
-    Subclasses set ``worker_kind`` and ``default_max_workers`` and supply
-    ``execute``; everything the user passes is checked here, before any run.
+    Subclasses may override ``default_max_workers`` and supply ``execute``;
+    everything the user passes is checked here, before any run.
     """
-
-    worker_kind = "thread"
 
     def __init__(
         self,
@@ -370,5 +366,4 @@ class Executor:
             timeout=timeout,
             cancel_event=cancel_event,
             node_timeouts=node_timeouts,
-            worker_kind=self.worker_kind,
         )

@@ -58,8 +58,6 @@ class DAGExecutor(Executor):
     3
     """
 
-    worker_kind = "thread"
-
     def default_max_workers(self) -> int:
         return default_workers()
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from dagron_nb import DAG, ExecutionCallbacks, HookContext, HookEvent, HookRegistry
-from dagron_nb.core.callbacks import CallbackFanout, iter_callback_objects
+from dagron_nb.core.callbacks import CallbackFanout
 
 
 class FourMethods:
@@ -134,8 +134,8 @@ def test_lists_of_callbacks_combine_in_order() -> None:
     assert len(fanout.objects) == 3
     fanout.call(fanout.start, "a")
     assert order == ["one", "two", "three"]
-    assert list(iter_callback_objects([None, three])) == [three]
-    assert list(iter_callback_objects(None)) == []
+    assert CallbackFanout([None, three]).objects == [three]
+    assert CallbackFanout(None).objects == []
 
 
 def test_no_callbacks_means_no_node_events() -> None:
