@@ -128,9 +128,7 @@ class Scheduler:
     def finish(self, node: int, status: NodeStatus) -> list[int]:
         """Record that a RUNNING node ended with ``status``; returns nodes now ready."""
         old = self.status[node]
-        # identity tests first: `status in frozenset` hashes an Enum in Python code
-        ok = status is COMPLETED or status is FAILED or status in _RUNNING_EXITS
-        if old is not RUNNING or not ok:
+        if old is not RUNNING or status not in _RUNNING_EXITS:
             raise InvalidTransitionError(self.names[node], old, status)
         self.status[node] = status
         self.running -= 1
