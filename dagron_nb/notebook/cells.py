@@ -27,17 +27,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import dagron_nb
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.execution.pipeline import Pipeline
 
 # Frames from these places are the machinery that ran a task, not the user's
 # code; a failure's traceback leaves them out.
+# (the dagron_nb folder is found from this file, dagron_nb/notebook/cells.py, so
+# that this module need not import the top-level package it is part of)
 _MACHINERY = (
-    *(
-        os.path.dirname(mod.__file__ or "") + os.sep
-        for mod in (dagron_nb, asyncio, concurrent.futures)
-    ),
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+    *(os.path.dirname(mod.__file__ or "") + os.sep for mod in (asyncio, concurrent.futures)),
     threading.__file__ or "threading.py",
 )
 
