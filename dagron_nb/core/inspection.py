@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dagron_nb.core.results import NodeStatus
 from dagron_nb.core.tracebacks import compact_traceback
+from dagron_nb.core.tracing import ExecutionTrace, TraceEventType
 
 if TYPE_CHECKING:
     from dagron_nb.core.graph import DAG
@@ -205,14 +206,11 @@ def _output_of(output: object, name: str) -> str:
 def _cache_state(columns: RunColumns, name: str, status: NodeStatus) -> str | None:
     if status is NodeStatus.CACHE_HIT:
         return "hit"
-    trace = getattr(columns, "trace", None)
-    events = getattr(trace, "events", None)
-    if not events:
-        return None
-    for event in events:
-        kind = getattr(getattr(event, "event_type", None), "name", "")
-        if getattr(event, "node_name", None) == name and kind == "NODE_CACHE_MISS":
-            return "miss"
+    trace: ExecutionTrace | None = getattr(columns, "trace", None)
+    if trace is not None and any(
+        e.event_type is TraceEventType.NODE_CACHE_MISS and e.node_name == name for e in trace.events
+    ):
+        return "miss"
     return None
 
 

@@ -102,6 +102,15 @@ def test_a_cache_hit_says_so() -> None:
     assert (node.cache, node.attempts, node.value and node.value.text) == ("hit", 0, "7")
 
 
+def test_a_cache_miss_is_read_from_the_trace() -> None:
+    dag = dagron.DAG().add_nodes(["m"])
+    result = dagron.DAGExecutor(dag, enable_tracing=True).execute({"m": lambda: 1})
+    assert result.inspect("m").cache is None
+    assert result.trace is not None
+    result.trace.record(dagron.TraceEventType.NODE_CACHE_MISS, "m", 0.0)
+    assert result.inspect("m").cache == "miss"
+
+
 # -- value previews -------------------------------------------------------------------
 def test_a_dataframe_preview_has_shape_dtypes_and_head_as_plain_data() -> None:
     frame = pd.DataFrame({"x": range(1000), "name": ["a<b>"] * 1000, "f": [0.5] * 1000})
