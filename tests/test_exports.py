@@ -24,6 +24,9 @@ PUBLIC = {
     "ExecutionResult",
     "NodeResult",
     "NodeStatus",
+    "NodeInspection",
+    "ValuePreview",
+    "OutputCapture",
     # callbacks, hooks, tracing
     "ExecutionCallbacks",
     "HookContext",
