@@ -379,11 +379,19 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
 
     # -- what the browser asks (control.py routes the messages) ---------------------
     def browser_opened(self) -> None:
-        """A view rendered in a browser: from now on the widget stays after runs."""
+        """A view rendered in a browser: from now on the widget stays after runs.
+
+        A short run can end before the view's hello arrives; its output then
+        became the static picture, and is turned back into the widget now.
+        """
+        first = not self._viewed
         self._viewed = True
         with self._send_lock:
             if self.svg != self._svg and self.view == "graph":
                 self.svg = self._svg  # emptied after a run no view watched
+            ended = self.phase == "done" and not self._final_due
+        if first and ended:
+            self._publish_final()
 
     def cancel(self) -> None:
         """Cancel the run: what has not started becomes CANCELLED, running tasks finish.

@@ -402,7 +402,7 @@ def test_dagron_cell_in_jupyterlab(lab: Lab, browser: Browser) -> None:
         (OUTPUT / "browser_console.log").write_text("\n".join(console))
         raise
     finally:
-        page.close()
+        _close(lab, page)
     elapsed = time.monotonic() - started
     print(f"browser test: {elapsed:.1f} s in the browser; screenshot: {screenshot}")
 
@@ -459,10 +459,11 @@ def _dismiss_dialogs(page: Page) -> None:
 
 # -- the widget as a place to work: inspector, Cancel, interrupts, themes ----------
 def _open(lab: Lab, browser: Browser, notebook: str) -> tuple[Page, Locator]:
-    """A page showing ``notebook`` with its kernel idle; its code cells."""
+    """A page showing ``notebook`` alone (``reset``: no tabs of earlier tests) with
+    its kernel idle; its code cells."""
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.set_default_timeout(30_000)
-    page.goto(f"{lab.url}/lab/tree/{notebook}?token={lab.token}")
+    page.goto(f"{lab.url}/lab/tree/{notebook}?reset&token={lab.token}")
     cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
     cells.nth(1).wait_for()
     _dismiss_dialogs(page)
@@ -480,6 +481,18 @@ def _wait_status(widget: Locator, name: str, status: str, timeout: float = 60_00
 
 def _failure_shot(page: Page, name: str) -> None:
     page.screenshot(path=str(OUTPUT / f"{name}_failure.png"), full_page=True)
+
+
+def _close(lab: Lab, page: Page) -> None:
+    """Close the page and shut its kernels down, so that no test's kernel keeps
+    a core busy (or its tab open) for the next one."""
+    page.close()
+    api = f"{lab.url}/api/sessions"
+    with urllib.request.urlopen(f"{api}?token={lab.token}", timeout=10) as response:
+        sessions = json.load(response)
+    for session in sessions:
+        url = f"{api}/{session['id']}?token={lab.token}"
+        urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=30).close()
 
 
 @pytest.mark.timeout(180)
@@ -526,7 +539,7 @@ def test_inspector_mid_run_shows_a_value_preview_and_a_traceback(
         _failure_shot(page, "inspector")
         raise
     finally:
-        page.close()
+        _close(lab, page)
 
 
 @pytest.mark.timeout(180)
@@ -560,7 +573,7 @@ def test_cancel_button_lets_running_tasks_finish_and_cancels_the_rest(
         _failure_shot(page, "cancel")
         raise
     finally:
-        page.close()
+        _close(lab, page)
 
 
 @pytest.mark.timeout(180)
@@ -597,7 +610,7 @@ def test_second_interrupt_returns_the_cell_at_once(lab: Lab, browser: Browser) -
         _failure_shot(page, "interrupt")
         raise
     finally:
-        page.close()
+        _close(lab, page)
 
 
 def _set_theme(lab: Lab, theme: str) -> None:
@@ -617,9 +630,11 @@ def test_dark_theme_has_no_white_box(lab: Lab, browser: Browser) -> None:
     _set_theme(lab, "JupyterLab Dark")
     page, cells = _open(lab, browser, DARK_NOTEBOOK)
     try:
-        page.wait_for_selector("body[data-jp-theme-light='false']")
+        page.wait_for_selector("body[data-jp-theme-light='false']", state="attached")
         _run_cell(page, cells.nth(0))
         _run_cell(page, cells.nth(1))
+        # the run ends before the view's hello reaches the kernel: the output
+        # turns from the static picture back into the widget when it does
         widget = cells.nth(1).locator(".dagron-live")
         _wait_status(widget, "report", "completed")
         page.wait_for_function(
@@ -636,7 +651,7 @@ def test_dark_theme_has_no_white_box(lab: Lab, browser: Browser) -> None:
         _failure_shot(page, "dark")
         raise
     finally:
-        page.close()
+        _close(lab, page)
         _set_theme(lab, "JupyterLab Light")
     with Image.open(shot) as image:
         pixels = list(image.convert("RGB").getdata())

@@ -223,19 +223,14 @@ function render({ model, el }) {
       return;
     }
     if (!node.durationEl) {
-      if (!node.shape || !node.shape.getBBox) return;
-      let box;
-      try {
-        box = node.shape.getBBox();
-      } catch (err) {
-        return; // not rendered (a hidden view): the next paint places it
-      }
-      if (!box.width) return;
+      // under the box, from the label's position (getBBox needs a rendered view)
+      const label = node.g.querySelector("text");
+      if (!label) return;
       const text = document.createElementNS(SVG_NS, "text");
       text.setAttribute("class", "dagron-duration");
       text.setAttribute("text-anchor", "middle");
-      text.setAttribute("x", String(box.x + box.width / 2));
-      text.setAttribute("y", String(box.y + box.height + 8));
+      text.setAttribute("x", label.getAttribute("x") || "0");
+      text.setAttribute("y", String(Number(label.getAttribute("y") || 0) + 17));
       node.g.append(text);
       node.durationEl = text;
     }
