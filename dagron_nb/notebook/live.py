@@ -77,9 +77,9 @@ STATIC = pathlib.Path(__file__).parent / "static"
 FLUSH_INTERVAL = 0.1  # seconds: at most ~10 deltas per second reach the browser
 SNAPSHOT_INTERVAL = 1.0  # seconds between full snapshots during a run
 LAYOUT_TIMEOUT = 30.0  # dot is stopped after this long; "draw anyway" has no limit
-# With no browser view (nbclient, a plain kernel client), the end of a run gives a
-# layout still being made this long, so a small graph's saved picture is the graph
-# rather than the summary; a big one's arrives later, when Graphviz is done.
+# With no browser view (nbclient, a plain kernel client), the end of a run gives the
+# layout of a small graph (render.FAST_LAYOUT_FROM nodes at most) this long, so its
+# saved picture is the graph rather than the summary; a big one's arrives later.
 LAYOUT_GRACE = 0.3
 FLUSHER_IDLE = 30.0  # seconds a parked flusher thread waits for another run, then ends
 
@@ -240,15 +240,18 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             if generation != self._layout_generation:
                 return  # a newer DAG replaced this one meanwhile
             self._svg = svg
+            final_due, self._final_due = self._final_due, False
             with self.hold_sync():
-                self.svg = svg
+                if self._viewed or not final_due:  # else only the static picture needs it
+                    self.svg = svg
                 self.view = view
                 self.note = note
                 self.oversize = oversize
-            self._layout_ready.set()
-            final_due, self._final_due = self._final_due, False
         if final_due:
             self._publish_final()
+        with self._send_lock:  # ready: laid out and, after a run, the final picture shown
+            if generation == self._layout_generation:
+                self._layout_ready.set()
 
     def draw_anyway(self) -> None:
         """Lay the graph out even above ``max_layout_nodes`` or after a slow layout."""
@@ -257,7 +260,10 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         self._show_dag(dag, force=True)
 
     def wait_for_layout(self, timeout: float | None = None) -> bool:
-        """Block until the picture is laid out (or there will be none); True if so."""
+        """Block until the picture is laid out (or there will be none); True if so.
+
+        When a run ended before its layout, also until the final picture is shown.
+        """
         return self._layout_ready.wait(timeout)
 
     def inspection_columns(self) -> Any:
@@ -345,7 +351,8 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
                 self.critical = critical
                 self.cancelling = ""
                 self.can_rerun = self._rerun is not None and not result.ok
-        if self._display_ids and not self._viewed:
+        small = len(self._state.names) <= render.FAST_LAYOUT_FROM  # dot takes ~0.1 s
+        if self._display_ids and not self._viewed and small:
             self._layout_ready.wait(LAYOUT_GRACE)
         with self._send_lock:
             # The run does not wait for Graphviz: a layout still being made

@@ -623,7 +623,10 @@ async def kernel_like():
     report["same_loop"] = seen["fetch_loop"] == outer == seen["store_loop"]
     report["parse_thread_is_main"] = seen["parse_thread"] == "MainThread"
     bad = shell.run_cell(INTERRUPT)
-    report["interrupt_error"] = type(bad.error_in_exec).__name__
+    error = bad.error_in_exec  # RunInterrupted: a KeyboardInterrupt shown as one line
+    report["interrupt_error"] = (
+        "KeyboardInterrupt" if isinstance(error, KeyboardInterrupt) else type(error).__name__
+    )
     part = shell.user_ns["part"]
     report["interrupt_statuses"] = {n: s.value for n, s in zip(part.names, part.statuses)}
     # the loop is still usable after the interrupt
