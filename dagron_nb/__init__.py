@@ -26,7 +26,8 @@ from dagron_nb.core.errors import (
     NodeNotFoundError,
     NodeTimeoutError,
 )
-from dagron_nb.core.graph import DAG, DAGBuilder, ExecutionStep
+from dagron_nb.core.graph import DAG, DAGBuilder
+from dagron_nb.core.plan import ExecutionPlan, ExecutionStep, ScheduledNode
 from dagron_nb.core.results import ExecutionResult, NodeResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEvent, TraceEventType
 from dagron_nb.execution.aio import AsyncDAGExecutor
@@ -46,6 +47,7 @@ __all__ = [
     "DaskExecutor",
     "DuplicateNodeError",
     "ExecutionCallbacks",
+    "ExecutionPlan",
     "ExecutionResult",
     "ExecutionStep",
     "ExecutionTrace",
@@ -60,6 +62,7 @@ __all__ = [
     "NodeStatus",
     "NodeTimeoutError",
     "Pipeline",
+    "ScheduledNode",
     "Task",
     "TraceEvent",
     "TraceEventType",

@@ -12,7 +12,9 @@ PUBLIC = {
     # graph and plans
     "DAG",
     "DAGBuilder",
+    "ExecutionPlan",
     "ExecutionStep",
+    "ScheduledNode",
     # running
     "DAGExecutor",
     "AsyncDAGExecutor",
@@ -91,6 +93,7 @@ def test_every_public_object_of_the_package_is_exported() -> None:
 def test_exported_classes_live_where_the_layout_says() -> None:
     homes = {
         "DAG": "dagron_nb.core.graph",
+        "ExecutionPlan": "dagron_nb.core.plan",
         "NodeStatus": "dagron_nb.core.results",
         "ExecutionCallbacks": "dagron_nb.core.callbacks",
         "ExecutionTrace": "dagron_nb.core.tracing",

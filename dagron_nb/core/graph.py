@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from dagron_nb.core.errors import (
@@ -26,17 +25,8 @@ from dagron_nb.core.errors import (
     InvalidNodeNameError,
     NodeNotFoundError,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class GraphIndex:
-    """Integer-indexed adjacency of a DAG snapshot; ``topo`` is a topological order."""
-
-    names: list[str]
-    position: dict[str, int]
-    succ: list[list[int]]
-    pred: list[list[int]]
-    topo: list[int]
+from dagron_nb.core.index import GraphIndex, build_index
+from dagron_nb.core.plan import ExecutionPlan, critical_path, execution_plan
 
 
 def _check_name(name: object) -> str:
@@ -260,22 +250,18 @@ class DAG:
         idx = self.index()
         return [idx.names[i] for i in idx.topo]
 
-    def execution_plan(self, costs: Mapping[str, float] | None = None) -> list[ExecutionStep]:
+    def execution_plan(self, costs: Mapping[str, float] | None = None) -> ExecutionPlan:
         """Group nodes by level (longest edge count from a root).
 
         Nodes of one level can run in parallel; inside a level they are listed
         in the order the scheduler prefers (largest cost-weighted path to a sink
         first). The executors do not wait for levels: this is a preview.
         """
-        from dagron_nb.core.plan import execution_plan
-
-        return execution_plan(self, costs)
+        return execution_plan(self.index(), costs)
 
     def critical_path(self, costs: Mapping[str, float] | None = None) -> list[str]:
         """The chain of nodes with the largest total cost (1.0 per node by default)."""
-        from dagron_nb.core.plan import critical_path
-
-        return critical_path(self, costs)
+        return critical_path(self.index(), costs)
 
     # -- snapshots --------------------------------------------------------------
     def copy(self) -> DAG:
@@ -305,7 +291,7 @@ class DAG:
     def index(self) -> GraphIndex:
         """Integer adjacency plus a topological order (cached until a change)."""
         if self._index is None:
-            self._index = _build_index(self._succ)
+            self._index = build_index(self._succ)
         return self._index
 
     # -- dunder -----------------------------------------------------------------
@@ -320,53 +306,6 @@ class DAG:
 
     def __repr__(self) -> str:
         return f"DAG(nodes={self.node_count()}, edges={self.edge_count()})"
-
-
-def _build_index(succ_map: dict[str, dict[str, None]]) -> GraphIndex:
-    names = list(succ_map)
-    position = {name: i for i, name in enumerate(names)}
-    succ = [[position[t] for t in succ_map[name]] for name in names]
-    pred: list[list[int]] = [[] for _ in names]
-    for i, targets in enumerate(succ):
-        for t in targets:
-            pred[t].append(i)
-    # Kahn's algorithm, FIFO so that independent nodes keep insertion order.
-    indegree = [len(p) for p in pred]
-    order = [i for i, d in enumerate(indegree) if d == 0]
-    head = 0
-    while head < len(order):
-        node = order[head]
-        head += 1
-        for t in succ[node]:
-            indegree[t] -= 1
-            if indegree[t] == 0:
-                order.append(t)
-    if len(order) != len(names):
-        raise CycleError([names[i] for i in _find_cycle(pred, indegree)])
-    return GraphIndex(names, position, succ, pred, order)
-
-
-def _find_cycle(pred: list[list[int]], indegree: list[int]) -> list[int]:
-    """One cycle among the nodes Kahn's algorithm could not order.
-
-    Each left-over node still has a left-over predecessor (that is why its
-    indegree never reached zero), so walking backwards from any of them must
-    repeat a node; the stretch between the repeats, reversed, is a cycle. It is
-    rotated to start at its earliest-inserted node, so the message reads the
-    way the user wrote the graph (``'a' -> 'b' -> 'a'``).
-    """
-    left = {i for i, d in enumerate(indegree) if d > 0}
-    seen: dict[int, int] = {}
-    walk: list[int] = []
-    node = min(left)
-    while node not in seen:
-        seen[node] = len(walk)
-        walk.append(node)
-        node = next(p for p in pred[node] if p in left)
-    cycle = walk[seen[node] :][::-1]
-    first = cycle.index(min(cycle))
-    cycle = cycle[first:] + cycle[:first]
-    return [*cycle, cycle[0]]
 
 
 class DAGBuilder:
@@ -430,11 +369,3 @@ class DAGBuilder:
                 dag._metadata[name] = metadata
         dag.index()  # validates acyclicity and caches the index
         return dag
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionStep:
-    """One level of an execution plan: nodes that may run side by side."""
-
-    level: int
-    nodes: list[str]

@@ -94,7 +94,7 @@ def test_execution_plan_without_costs() -> None:
 def test_execution_plan_orders_a_level_by_priority() -> None:
     plan = ml_dag().execution_plan(COSTS)
     assert plan[1] == ExecutionStep(level=1, nodes=["features", "clean"])
-    assert execution_plan(ml_dag(), COSTS) == plan
+    assert execution_plan(ml_dag().index(), COSTS) == plan
 
 
 def test_execution_step_is_frozen() -> None:
@@ -117,7 +117,7 @@ def test_critical_path_by_hand() -> None:
     }
     assert via[index.position["train"]] == index.position["features"]
     assert dag.critical_path(COSTS) == ["extract", "features", "train", "report"]
-    assert critical_path(dag, COSTS) == dag.critical_path(COSTS)
+    assert critical_path(dag.index(), COSTS) == dag.critical_path(COSTS)
     # make clean the expensive branch and the path moves
     heavier = {**COSTS, "clean": 50.0}
     assert dag.critical_path(heavier) == ["extract", "clean", "train", "report"]
