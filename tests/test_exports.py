@@ -26,6 +26,9 @@ PUBLIC = {
     "ExecutionResult",
     "NodeResult",
     "NodeStatus",
+    "NodeInspection",
+    "ValuePreview",
+    "OutputCapture",
     # callbacks, hooks, tracing
     "ExecutionCallbacks",
     "HookContext",
@@ -94,7 +97,7 @@ def test_exported_classes_live_where_the_layout_says() -> None:
     homes = {
         "DAG": "dagron_nb.core.graph",
         "ExecutionPlan": "dagron_nb.core.plan",
-        "NodeStatus": "dagron_nb.core.results",
+        "NodeStatus": "dagron_nb.core.status",
         "ExecutionCallbacks": "dagron_nb.core.callbacks",
         "ExecutionTrace": "dagron_nb.core.tracing",
         "CycleError": "dagron_nb.core.errors",
