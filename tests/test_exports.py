@@ -15,6 +15,7 @@ PUBLIC = {
     "ExecutionPlan",
     "ExecutionStep",
     "ScheduledNode",
+    "NodeRef",
     # running
     "DAGExecutor",
     "AsyncDAGExecutor",
@@ -44,6 +45,8 @@ PUBLIC = {
     "DuplicateNodeError",
     "InvalidNodeNameError",
     "NodeNotFoundError",
+    "StaleNodeRefError",
+    "EdgeNotFoundError",
     "ConfigurationError",
     "NodeTimeoutError",
     "InvalidTransitionError",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dagron_nb.core.analysis import run_analysis
 from dagron_nb.core.extras import optional_import
 from dagron_nb.core.plan import levels
+from dagron_nb.core.refs import NodeRef, node_name
 from dagron_nb.core.status import TRANSITIONS as TRANSITIONS
 from dagron_nb.core.status import NodeStatus as NodeStatus
 from dagron_nb.core.status import check_transition as check_transition
@@ -167,7 +168,8 @@ class ExecutionResult:
             }
         return self._node_results
 
-    def __getitem__(self, name: str) -> NodeResult:
+    def __getitem__(self, name: str | NodeRef) -> NodeResult:
+        name = node_name(name) if isinstance(name, NodeRef) else name
         try:
             return self.node_results[name]
         except KeyError:
@@ -176,6 +178,8 @@ class ExecutionResult:
             ) from None
 
     def __contains__(self, name: object) -> bool:
+        if isinstance(name, NodeRef):
+            name = name.name
         return name in self.node_results
 
     def __iter__(self) -> Iterator[str]:

@@ -36,7 +36,7 @@ COSTS = {"extract": 1.0, "clean": 5.0, "features": 8.0, "train": 10.0, "report":
 
 
 def test_levels_count_edges_on_the_longest_path_from_a_root() -> None:
-    dag = ml_dag().copy().add_node("alone").add_edge("extract", "report")
+    dag = ml_dag().copy().add_nodes(["alone"]).add_edge("extract", "report")
     assert dict(zip(dag.index().names, levels(dag.index()))) == {
         "extract": 0,
         "clean": 1,
