@@ -385,7 +385,8 @@ def test_dagron_cell_in_jupyterlab(lab: Lab, browser: Browser) -> None:
                 status: g.getAttribute("data-status"),
                 fill: getComputedStyle(g.querySelector("path, polygon, ellipse")).fill,
                 title: g.querySelector("title")?.textContent ?? "",
-                label: Array.from(g.querySelectorAll("text")).map(t => t.textContent).join(""),
+                label: Array.from(g.querySelectorAll("text:not(.dagron-duration)"))
+                    .map(t => t.textContent).join(""),
             }))"""
         )
         # markup from the error text or the node name would have become elements
@@ -526,6 +527,7 @@ def test_inspector_mid_run_shows_a_value_preview_and_a_traceback(
         text = panel.inner_text()
         assert "Traceback" in text
         assert "ValueError: noisy gave up <on purpose>" in text  # escaped, shown as text
+        assert "noisy saw 3 rows" in text  # what the task printed
         assert "def noisy(table):" in text  # its source
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         cells.nth(1).locator(".jp-OutputArea").first.screenshot(
