@@ -311,6 +311,19 @@ class DAG:
         """The label given to edge ``source -> target``, or None."""
         return self._edge_attr(source, target)[1]
 
+    def edge_attributes(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """``{(source, target): {"weight": ..., "label": ...}}`` for the edges
+        that have a weight or a label (the keys set are the ones given)."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for edge, (weight, label) in self._edge_attrs.items():
+            attrs: dict[str, Any] = {}
+            if weight is not None:
+                attrs["weight"] = weight
+            if label is not None:
+                attrs["label"] = label
+            out[edge] = attrs
+        return out
+
     def _edge_attr(self, source: NodeArg, target: NodeArg) -> tuple[float | None, str | None]:
         if not self.has_edge(source, target):
             raise EdgeNotFoundError(node_name(source), node_name(target))
