@@ -116,7 +116,7 @@ class DAG:
                 f"write add_nodes([{nodes!r}]) or add_node({nodes!r})."
             )
         added: list[str] = []
-        epochs = self._epochs
+        epochs = dict(self._epochs)  # small: only names added again after a removal
         try:
             for item in nodes:
                 name, payload, metadata = node_item(item)
