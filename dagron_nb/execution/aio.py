@@ -14,7 +14,7 @@ running task is cancelled and marked TIMED_OUT, nodes whose task never started
 slow. A node's own timeout marks just that node TIMED_OUT at once, even if its
 coroutine swallows the cancellation; a plain callable past its deadline is
 left to finish on its thread, which no longer counts towards ``max_workers``
-(the node's reason says so). Ctrl-C while the run is in progress cancels
+(the node's NodeTimeoutError says so). Ctrl-C while the run is in progress cancels
 everything and ``execute`` raises ``KeyboardInterrupt`` with the partial result
 as ``exc.result`` (also under ``asyncio.run``, see ``interrupts.CtrlC``); if the
 ``execute`` coroutine itself is cancelled, the cancellation propagates with the
@@ -36,7 +36,7 @@ from typing import Any
 
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.execution.interrupts import CtrlC
-from dagron_nb.execution.run import ABANDONED, Executor, Run, interrupt_with
+from dagron_nb.execution.run import Executor, Run, interrupt_with
 from dagron_nb.execution.scheduler import Transition
 
 _POLL = 0.02  # seconds between checks of a threading.Event used as cancel_event
@@ -301,9 +301,9 @@ class _AsyncDriver:
         if task is not None:
             task.cancel()
         job = self.jobs.pop(node, None)
-        if job is not None and self.sync_threads.abandon(job):
-            if self.sched.status[node] is NodeStatus.TIMED_OUT:
-                self.sched.reason[node] = ABANDONED
+        abandoned = job is not None and self.sync_threads.abandon(job)
+        if abandoned and self.sched.status[node] is NodeStatus.TIMED_OUT:
+            self.run_.left_running(node)
 
     def _notify(self, events: list[Transition], node: int, status: NodeStatus) -> None:
         if self.run_.listening:

@@ -13,9 +13,11 @@ the next arrives (the main thread is stuck in user code, e.g. a callback or a
 task blocking the event loop), the handler raises ``KeyboardInterrupt`` there,
 as Python would; the executor then counts every press, that one included.
 
-The handler is installed only in the main thread, and only over a Python
-handler (``SIG_IGN`` / ``SIG_DFL`` are left alone); the previous one is restored
-when the run ends.
+The handler is installed only in the main thread, and only over Python's
+default one (``signal.default_int_handler``) or the one ``asyncio.run`` installs
+(which would cancel the run without its result); a handler of the user's own,
+``SIG_IGN`` and ``SIG_DFL`` are left alone. The previous one is restored when
+the run ends.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class CtrlC:
     def __enter__(self) -> CtrlC:
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
-            if callable(previous):
+            if _replaceable(previous):
                 self._previous = previous
                 signal.signal(signal.SIGINT, self._handler)
                 self._installed = True
@@ -78,3 +80,13 @@ class CtrlC:
         new = self.presses - self.handled
         self.handled += new
         return new
+
+
+def _replaceable(handler: object) -> bool:
+    """Python's default SIGINT handler, or asyncio.run's (a partial of ``_on_sigint``)."""
+    if handler is signal.default_int_handler:
+        return True
+    func = getattr(handler, "func", None)  # asyncio.Runner installs a functools.partial
+    return getattr(func, "__name__", None) == "_on_sigint" and "asyncio" in str(
+        getattr(func, "__module__", "")
+    )

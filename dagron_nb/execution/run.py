@@ -37,9 +37,6 @@ _TRACE_TYPE = {
 }
 
 
-#: the reason on a node whose thread was left to finish on its own
-ABANDONED = "abandoned: its thread was left to finish in the background"
-
 #: A callable carrying this attribute (``@task(timeout=...)`` sets it) has its own
 #: node timeout. A specific name, so that an unrelated ``timeout`` attribute of
 #: some callable object is never mistaken for one.
@@ -236,6 +233,14 @@ class Run:
         self.errors[node] = NodeTimeoutError(self.names[node], self.node_timeout[node])
         self.finished[node] = now
         return self.sched.drain_events()
+
+    def left_running(self, node: int) -> None:
+        """Say in a TIMED_OUT node's error that its thread was left to finish."""
+        error = self.errors[node]
+        if isinstance(error, NodeTimeoutError) and not error.left_running:
+            self.errors[node] = NodeTimeoutError(
+                error.name, error.seconds, whole_run=error.whole_run, left_running=True
+            )
 
     def abandon_running(self, reason: str, now: float) -> list[Transition]:
         """Give up on every RUNNING node (a second interrupt)."""

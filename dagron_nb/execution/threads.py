@@ -22,7 +22,7 @@ raising KeyboardInterrupt acts as a Ctrl-C, one raising SystemExit (or any
 other BaseException but CancelledError) cancels and abandons at once. Every
 stop is re-raised from ``execute`` with the result as ``exc.result``.
 Threads stuck past a deadline are daemon threads: they are left to finish on
-their own (the node's reason says so), and nothing they do afterwards reaches
+their own (the node's NodeTimeoutError says so), and nothing they do afterwards reaches
 the result or a callback: no callback fires after ``execute`` returns.
 """
 
@@ -39,7 +39,7 @@ from typing import Any
 
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.execution.interrupts import CtrlC
-from dagron_nb.execution.run import ABANDONED, Executor, Run, default_workers, interrupt_with
+from dagron_nb.execution.run import Executor, Run, default_workers, interrupt_with
 from dagron_nb.execution.scheduler import Transition
 
 _POLL = 0.02  # seconds between checks of cancel events and deadlines
@@ -278,7 +278,7 @@ class _ThreadDriver:
         events = self.run_.expire(now - self.run_.t0)
         for event in events:
             if event.status is TIMED_OUT:  # its thread is left to finish on its own
-                self.sched.reason[event.node] = ABANDONED
+                self.run_.left_running(event.node)
         return events
 
     def _abandon(
@@ -298,7 +298,7 @@ class _ThreadDriver:
             return []
         # the scheduler records the node's own TIMED_OUT among the events
         events = self.run_.time_out_node(node, now - self.run_.t0)
-        self.sched.reason[node] = ABANDONED
+        self.run_.left_running(node)
         # the stuck thread no longer counts; let another take its place
         self.live -= 1
         if self.sched.has_ready():

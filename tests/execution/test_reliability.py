@@ -169,7 +169,8 @@ def test_a_second_ctrl_c_while_the_first_is_handled_carries_the_result_and_silen
     recorder.close()
     assert time.perf_counter() - began < PATIENCE
     result = info.value.result  # type: ignore[attr-defined]
-    assert result is not None and all_terminal(result)
+    assert result is not None
+    assert all_terminal(result)
     assert result["stuck"].status is S.CANCELLED
     assert result["stuck"].reason == "interrupted twice (KeyboardInterrupt) while running"
     release.set()  # the abandoned task returns now: nothing may be heard of it
@@ -245,9 +246,7 @@ def test_async_a_node_whose_start_callback_outlasts_the_deadline_never_starts() 
     assert result["late"].reason == "not started: the run's timeout of 0.1 s passed"
 
 
-def test_async_nothing_starts_after_the_deadline_and_slow_callbacks_do_not_delay_return() -> (
-    None
-):
+def test_async_nothing_starts_after_the_deadline_and_slow_callbacks_do_not_delay_return() -> None:
     class SlowComplete:
         def on_node_complete(self, name: str, result: object) -> None:
             time.sleep(0.3)
@@ -280,7 +279,7 @@ def test_async_a_timed_out_sync_task_frees_its_slot(release: threading.Event) ->
     )
     assert time.perf_counter() - began < PATIENCE / 2
     assert result["stuck"].status is S.TIMED_OUT
-    assert result["stuck"].reason == "abandoned: its thread was left to finish in the background"
+    assert "its thread was left to finish in the background" in str(result["stuck"].error)
     assert result["other"].result == "done"
 
 
@@ -307,4 +306,4 @@ def test_threads_a_timed_out_task_is_reported_as_left_behind(release: threading.
         {"stuck": lambda: release.wait(PATIENCE * 2)}, node_timeouts={"stuck": 0.1}
     )
     assert result["stuck"].status is S.TIMED_OUT
-    assert result["stuck"].reason == "abandoned: its thread was left to finish in the background"
+    assert "its thread was left to finish in the background" in str(result["stuck"].error)
