@@ -82,6 +82,7 @@ from dagron_nb.core.inspection import cancel_state
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.notebook import control, render
 from dagron_nb.notebook.livestate import CODES, LiveState, node_metadata
+from dagron_nb.notebook.rerun import can_rerun, rerun_tasks
 
 # The widget class itself needs anywidget at import time; the error names the extra.
 AnyWidget: Any = optional_import("anywidget", purpose="the live DAG widget").AnyWidget
@@ -169,7 +170,9 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         #: pass it to the executor as the run's ``cancel_event``
         self.cancel_event = threading.Event()
         self._cancel_asked = False  # the Cancel button was pressed during this run
-        self._rerun: Callable[[list[str]], Any] | None = None
+        #: callbacks objects that also watch the runs of "Re-run failed" (the
+        #: magic keeps its result variable up to date with one)
+        self.rerun_callbacks: list[object] = []
         self._result: ExecutionResult | None = None  # the last run's, for the inspector
         control.listen(self)
         self.palette = [
@@ -369,7 +372,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             with self.hold_sync():
                 self.critical = critical
                 self.cancelling = ""
-                self.can_rerun = self._rerun is not None and not result.ok
+                self.can_rerun = can_rerun(result)
         small = len(self._state.names) <= render.FAST_LAYOUT_FROM  # dot takes ~0.1 s
         if self._display_ids and not self._viewed and small:
             self._layout_ready.wait(LAYOUT_GRACE)
@@ -442,18 +445,22 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             return state.message
         return "cancelling…" if self._cancel_asked else ""
 
-    def rerun_failed(self) -> None:
-        """Run again the nodes that did not succeed (the Re-run failed button)."""
-        result, rerun = self._result, self._rerun
-        if result is None or rerun is None:
-            return
-        todo = [n for n, s in zip(result.names, result.statuses) if not s.is_success]
-        if todo:
-            rerun(todo)
+    def rerun_failed(self) -> ExecutionResult | None:
+        """Run again what did not succeed in the last run (the Re-run failed button).
 
-    def set_rerun(self, rerun: Callable[[list[str]], Any] | None) -> None:
-        """What "Re-run failed" calls with the names of the nodes to run again."""
-        self._rerun = rerun
+        The nodes that succeeded give back their last values (``rerun.py``);
+        the widget shows the new run, whose result it returns (None when
+        there is nothing to re-run). ``rerun_callbacks`` watch it too.
+        """
+        result = self._result
+        if result is None or not can_rerun(result):
+            return None
+        from dagron_nb.execution.capture import OutputCapture
+        from dagron_nb.execution.threads import DAGExecutor
+
+        callbacks = [self, OutputCapture(), *self.rerun_callbacks]
+        executor = DAGExecutor(result.dag, callbacks=callbacks)
+        return executor.execute(rerun_tasks(result), cancel_event=self.cancel_event)
 
     # -- sending ----------------------------------------------------------------------
     # The flusher ticks every flush_interval, also between runs (a flag check),
@@ -718,6 +725,8 @@ def _prepare(
         live.cancel_event = kwargs["cancel_event"]  # the button sets the caller's event
     extra = kwargs.pop("callbacks", None)
     callbacks = [live] if extra is None else [live, extra]
+    if extra is not None:
+        live.rerun_callbacks.append(extra)
     if isinstance(target, Pipeline):
         if executor == "threads":
             return lambda: target.execute(tasks, callbacks=callbacks, **kwargs), live

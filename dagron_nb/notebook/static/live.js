@@ -16,6 +16,7 @@
 const SVG_NS = "http://www.w3.org/2000/svg";
 const LIST_LIMIT = 50;
 const SLOW_ANSWER_MS = 2000; // then the panel says the kernel is busy
+const DURATION_ROOM = 12; // SVG units under the picture for the last rank's durations
 // the header's words per status, as in the legend (render.HEADER_WORDS)
 const HEADER_WORDS = {
   "timed-out": "timed out",
@@ -312,6 +313,7 @@ function render({ model, el }) {
       return;
     }
     const picture = document.importNode(svg, true);
+    makeRoomBelow(picture, DURATION_ROOM);
     nodes = new Array(names.length).fill(null);
     for (const g of picture.querySelectorAll("g.node")) {
       const match = /^n(\d+)$/.exec(g.getAttribute("id") || "");
@@ -349,6 +351,16 @@ function render({ model, el }) {
     picture.classList.add("dagron-svg");
     graphBox.append(picture);
     paintAll();
+  }
+
+  // The bottom rank's durations sit under its boxes: grow the picture that much.
+  function makeRoomBelow(picture, extra) {
+    const box = (picture.getAttribute("viewBox") || "").trim().split(/[\s,]+/).map(Number);
+    if (box.length !== 4 || box.some(Number.isNaN)) return;
+    box[3] += extra;
+    picture.setAttribute("viewBox", box.join(" "));
+    const height = /^([\d.]+)pt$/.exec(picture.getAttribute("height") || "");
+    if (height) picture.setAttribute("height", `${Number(height[1]) + extra}pt`);
   }
 
   function fillList(box, heading, indices) {
