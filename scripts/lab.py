@@ -14,6 +14,7 @@ Usage: python scripts/lab.py [--port 8888] [--notebook 00_quickstart.ipynb] [--n
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import secrets
 import shutil
@@ -62,13 +63,11 @@ def check_port(port: int) -> None:
 def check_prerequisites(notebook: str) -> None:
     if not (NOTEBOOKS / notebook).is_file():
         raise LabError(f"no notebook {notebook!r} in {NOTEBOOKS}: pick one with --notebook")
-    try:
-        import jupyterlab  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("jupyterlab") is None:  # finding is quick, importing is not
         raise LabError(
             f"JupyterLab is not installed for {sys.executable}: run `make setup` "
             '(or pip install "dagron_nb[dev]")'
-        ) from None
+        )
     if shutil.which("dot") is None:
         # not fatal: the notebooks run, the widget says the same thing in place of the picture
         say(

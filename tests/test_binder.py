@@ -86,3 +86,24 @@ def test_binder_environment_runs_the_quickstart_notebook(
     prefix, module = "".join(outputs[-1]["text"]).split()
     assert Path(prefix) == venv
     assert Path(module).is_relative_to(venv), module  # the installed package, not a checkout
+
+
+def test_readme_binder_link_opens_this_repositorys_quickstart() -> None:
+    readme = (ROOT / "README.md").read_text()
+    (link,) = re.findall(r"^\[binder\]: (\S+)$", readme, flags=re.M)
+    match = re.fullmatch(
+        r"https://mybinder\.org/v2/gh/([^/]+/[^/]+)/HEAD\?urlpath=lab/tree/(\S+)", link
+    )
+    assert match, link
+    repository, notebook = match.groups()
+    assert (ROOT / notebook).is_file(), notebook
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert f'Repository = "https://github.com/{repository}"' in pyproject  # one owner
+
+
+def test_readme_links_to_files_of_this_repository_resolve() -> None:
+    readme = (ROOT / "README.md").read_text()
+    targets = re.findall(r"\]\(((?!https?:|#)[^)\s]+)\)", readme)
+    assert "notebooks/00_quickstart.ipynb" in targets
+    missing = [t for t in targets if not (ROOT / t.split("#")[0]).exists()]
+    assert not missing, f"README links to files that do not exist: {missing}"
