@@ -193,53 +193,15 @@ class ExecutionTrace:
         out: list[dict[str, Any]] = []
         open_spans: dict[str, TraceEvent] = {}
         for event in sorted(self.events, key=lambda e: e.timestamp):
-            kind = event.event_type
-            if kind is TraceEventType.NODE_STARTED and event.node_name is not None:
-                open_spans[event.node_name] = event
-            elif kind in NODE_END_EVENTS and event.node_name is not None:
-                start = open_spans.pop(event.node_name, None)
-                args = {"status": kind.value.removeprefix("node_")}
-                if event.detail:
-                    args["detail"] = event.detail
-                if start is not None:
-                    out.append(
-                        {
-                            "name": event.node_name,
-                            "cat": "node",
-                            "ph": "X",
-                            "ts": start.timestamp * 1e6,
-                            "dur": max(0.0, event.timestamp - start.timestamp) * 1e6,
-                            "pid": 1,
-                            "tid": tid(start.worker),
-                            "args": args,
-                        }
-                    )
-                else:
-                    out.append(
-                        {
-                            "name": event.node_name,
-                            "cat": "node",
-                            "ph": "i",
-                            "s": "t",
-                            "ts": event.timestamp * 1e6,
-                            "pid": 1,
-                            "tid": tid(None),
-                            "args": args,
-                        }
-                    )
+            kind, name = event.event_type, event.node_name
+            if kind is TraceEventType.NODE_STARTED and name is not None:
+                open_spans[name] = event
+            elif kind in NODE_END_EVENTS and name is not None:
+                start = open_spans.pop(name, None)
+                worker = start.worker if start is not None else None
+                out.append({**_node_end(event, start), "pid": 1, "tid": tid(worker)})
             else:
-                instant: dict[str, Any] = {
-                    "name": kind.value,
-                    "cat": "run",
-                    "ph": "i",
-                    "s": "p",
-                    "ts": event.timestamp * 1e6,
-                    "pid": 1,
-                    "tid": tid(None),
-                }
-                if event.node_name is not None:  # e.g. a cache miss: whose?
-                    instant.update(cat="node", s="t", args={"node": event.node_name})
-                out.append(instant)
+                out.append({**_instant(event), "pid": 1, "tid": tid(None)})
         meta: list[dict[str, Any]] = [
             {"name": "process_name", "ph": "M", "pid": 1, "args": {"name": process_name}}
         ]
@@ -253,3 +215,37 @@ class ExecutionTrace:
         """Write ``to_chrome_trace()`` as JSON; open it in chrome://tracing or Perfetto."""
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(self.chrome_trace(), fh, default=str)
+
+
+def _node_end(event: TraceEvent, start: TraceEvent | None) -> dict[str, Any]:
+    """A node's span from its start to ``event`` ("X"), or an instant ("i") if
+    it never started (skipped, cancelled, taken from the cache)."""
+    args = {"status": event.event_type.value.removeprefix("node_")}
+    if event.detail:
+        args["detail"] = event.detail
+    if start is None:
+        at = event.timestamp * 1e6
+        return {"name": event.node_name, "cat": "node", "ph": "i", "s": "t", "ts": at, "args": args}
+    return {
+        "name": event.node_name,
+        "cat": "node",
+        "ph": "X",
+        "ts": start.timestamp * 1e6,
+        "dur": max(0.0, event.timestamp - start.timestamp) * 1e6,
+        "args": args,
+    }
+
+
+def _instant(event: TraceEvent) -> dict[str, Any]:
+    """A run event ("execution_started", ...), or a node event that is not a
+    span's end (a cache miss), as an instant."""
+    instant: dict[str, Any] = {
+        "name": event.event_type.value,
+        "cat": "run",
+        "ph": "i",
+        "s": "p",
+        "ts": event.timestamp * 1e6,
+    }
+    if event.node_name is not None:
+        instant.update(cat="node", s="t", args={"node": event.node_name})
+    return instant
