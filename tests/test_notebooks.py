@@ -179,8 +179,9 @@ def test_saved_notebook_shows_a_final_coloured_dag_and_a_table(path: Path) -> No
     for cell in code_cells(notebook):
         for output in cell.outputs:
             data = output.get("data", {})
-            if "image/svg+xml" in data:
-                statuses |= set(re.findall(r'data-status="([a-z-]+)"', data["image/svg+xml"]))
+            # a DAG as image/svg+xml, or a finished widget's picture inline in its text/html
+            pictures = data.get("image/svg+xml", "") + data.get("text/html", "")
+            statuses |= set(re.findall(r'data-status="([a-z-]+)"', pictures))
             tables += "<table" in data.get("text/html", "")
             shows_error = output.output_type == "error" or (
                 output.get("name") == "stderr" and "Traceback" in output.text
