@@ -30,6 +30,8 @@ from dagron_nb.core.graph import DAG, DAGBuilder, ExecutionStep
 from dagron_nb.core.results import ExecutionResult, NodeResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEvent, TraceEventType
 from dagron_nb.execution.aio import AsyncDAGExecutor
+from dagron_nb.execution.cache import CacheStats, ResultCache, no_cache
+from dagron_nb.execution.cache_store import CacheWarning
 from dagron_nb.execution.pipeline import Pipeline, Task, task
 from dagron_nb.execution.threads import DAGExecutor
 
@@ -38,6 +40,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DAG",
     "AsyncDAGExecutor",
+    "CacheStats",
+    "CacheWarning",
     "ConfigurationError",
     "CycleError",
     "DAGBuilder",
@@ -60,11 +64,13 @@ __all__ = [
     "NodeStatus",
     "NodeTimeoutError",
     "Pipeline",
+    "ResultCache",
     "Task",
     "TraceEvent",
     "TraceEventType",
     "__version__",
     "load_ipython_extension",
+    "no_cache",
     "task",
 ]
 

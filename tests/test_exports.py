@@ -20,6 +20,11 @@ PUBLIC = {
     "Pipeline",
     "Task",
     "task",
+    # the result cache
+    "ResultCache",
+    "CacheStats",
+    "CacheWarning",
+    "no_cache",
     # results
     "ExecutionResult",
     "NodeResult",

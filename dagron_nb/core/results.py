@@ -145,6 +145,11 @@ class ExecutionResult:
         self.reasons = reasons
         self.total_duration_seconds = total_duration_seconds
         self.trace = trace
+        #: why a node could not use the result cache (unfingerprintable input,
+        #: ``cache=False``, ...), one line per node; empty without a cache
+        self.cache_notes: dict[str, str] = {}
+        #: for each CACHE_HIT node, how long computing its value took back then
+        self.cache_saved_seconds: dict[str, float] = {}
         self._node_results: dict[str, NodeResult] | None = None
         # eight C-level passes (list.count) beat a Python loop over every node
         counts = {status: statuses.count(status) for status in NodeStatus}
@@ -174,7 +179,13 @@ class ExecutionResult:
 
     @property
     def cache_hits(self) -> int:
+        """Nodes whose value came from the result cache without running."""
         return self.counts[NodeStatus.CACHE_HIT]
+
+    @property
+    def saved_seconds(self) -> float:
+        """What the cache hits saved: the sum of their original run times."""
+        return sum(self.cache_saved_seconds.values())
 
     @property
     def ok(self) -> bool:

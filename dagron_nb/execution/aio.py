@@ -66,9 +66,13 @@ class AsyncDAGExecutor(Executor):
         cancel_event: threading.Event | asyncio.Event | None = None,
         *,
         node_timeouts: Mapping[str, float] | None = None,
+        refresh_cache: bool = False,
     ) -> ExecutionResult:
-        """Run ``tasks`` (node name -> coroutine function or callable)."""
-        run = self.new_run(tasks, timeout, cancel_event, node_timeouts)
+        """Run ``tasks`` (node name -> coroutine function or callable).
+
+        ``refresh_cache=True`` runs every node and stores the new results.
+        """
+        run = self.new_run(tasks, timeout, cancel_event, node_timeouts, refresh_cache=refresh_cache)
         driver = _AsyncDriver(run, self.max_workers)
         try:
             result = await driver.run()
@@ -163,6 +167,8 @@ class _AsyncDriver:
         t0 = run.t0
         run.workers[node] = f"async-{slot}"
         run.started[node] = time.perf_counter() - t0
+        if run.cache is not None and await self._from_cache(node, slot):
+            return
         if run.listening:
             run.notify(node, NodeStatus.RUNNING)
         timer = None
@@ -211,6 +217,10 @@ class _AsyncDriver:
             # also when the task swallowed the cancellation and returned anyway
             self.run_.notify_events(run.time_out_node(node, end))
         else:
+            if run.cache is not None and status is NodeStatus.COMPLETED:
+                await self._to_cache(node, value, end + t0 - start)
+                if self.sched.status[node] is not NodeStatus.RUNNING:
+                    return  # the run ended while the value was being hashed
             if status is NodeStatus.COMPLETED:
                 run.values[node] = value
             else:
@@ -221,6 +231,40 @@ class _AsyncDriver:
             self.sched.push(ready)
         self._launch()
         self._check_done()
+
+    async def _from_cache(self, node: int, slot: int) -> bool:
+        """Ask the cache for ``node`` (hashing on a worker thread, never on the loop).
+
+        Returns True when the node is done with: a hit (CACHE_HIT, reported
+        without ``on_node_start``), or the run stopped it during the lookup
+        (its own timeout starts with its task, after the lookup). False: run it.
+        """
+        run = self.run_
+        sched = self.sched
+        try:
+            hit = await self.sync_threads.submit(self.loop, lambda: run.cache_lookup(node))
+        except asyncio.CancelledError:
+            if sched.status[node] is NodeStatus.RUNNING:
+                raise  # not the run's deadline: the execute() coroutine is being cancelled
+            hit = None
+        if hit is None and sched.status[node] is NodeStatus.RUNNING:
+            return False
+        heapq.heappush(self.free_slots, slot)
+        self.running.pop(node, None)
+        if hit is not None and sched.status[node] is NodeStatus.RUNNING:
+            run.values[node] = hit.value
+            run.finished[node] = run.started[node] = time.perf_counter() - run.t0
+            ready = sched.finish(node, NodeStatus.CACHE_HIT)
+            self._notify(sched.drain_events() if run.listening else [], node, NodeStatus.CACHE_HIT)
+            sched.push(ready)
+        self._launch()
+        self._check_done()
+        return True
+
+    async def _to_cache(self, node: int, value: Any, seconds: float) -> None:
+        """Fingerprint and store a completed value on a worker thread."""
+        store = self.run_.cache_store
+        await self.sync_threads.submit(self.loop, lambda: store(node, value, seconds))
 
     def _node_deadline(self, node: int) -> None:
         task = self.running.get(node)

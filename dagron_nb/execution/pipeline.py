@@ -18,6 +18,7 @@ from dagron_nb.core.errors import ConfigurationError, DuplicateNodeError
 from dagron_nb.core.graph import DAG, DAGBuilder
 from dagron_nb.core.results import ExecutionResult
 from dagron_nb.execution.aio import AsyncDAGExecutor, is_async_callable
+from dagron_nb.execution.cache import CACHE_ATTRIBUTE, ResultCache
 from dagron_nb.execution.threads import DAGExecutor
 
 R = TypeVar("R")
@@ -29,11 +30,17 @@ class Task(Generic[R]):
     """A function marked as a pipeline step; calling it calls the function.
 
     ``name`` defaults to the function's name; ``timeout`` (seconds) is the
-    node's own deadline in any executor.
+    node's own deadline in any executor; ``cache=False`` keeps the result
+    cache away from it (side effects, randomness, the clock).
     """
 
     def __init__(
-        self, func: Callable[..., R], *, name: str | None = None, timeout: float | None = None
+        self,
+        func: Callable[..., R],
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        cache: bool = True,
     ) -> None:
         if not callable(func):
             raise ConfigurationError(f"@task needs a function, got {func!r}.")
@@ -43,6 +50,11 @@ class Task(Generic[R]):
         # name="" stays "", so the Pipeline refuses it instead of silently renaming
         self.name = name if name is not None else getattr(func, "__name__", None) or repr(func)
         self.timeout = timeout
+        if not isinstance(cache, bool):
+            raise ConfigurationError(f"@task(cache=...) takes True or False, got {cache!r}.")
+        #: read by the result cache (``cache.CACHE_ATTRIBUTE``); a function marked
+        #: with ``no_cache`` stays uncached when wrapped
+        self.dagron_cache = cache and getattr(func, CACHE_ATTRIBUTE, True) is not False
         self.is_async = is_async_callable(func)
         self.parameters = [
             p for p in inspect.signature(func).parameters.values() if p.kind not in _VARIADIC
@@ -64,7 +76,7 @@ class Task(Generic[R]):
 def task(func: Callable[..., R], /) -> Task[R]: ...
 @overload
 def task(
-    *, name: str | None = None, timeout: float | None = None
+    *, name: str | None = None, timeout: float | None = None, cache: bool = True
 ) -> Callable[[Callable[..., R]], Task[R]]: ...
 def task(
     func: Callable[..., R] | None = None,
@@ -72,8 +84,9 @@ def task(
     *,
     name: str | None = None,
     timeout: float | None = None,
+    cache: bool = True,
 ) -> Task[R] | Callable[[Callable[..., R]], Task[R]]:
-    """Mark a function as a pipeline task: ``@task`` or ``@task(name=..., timeout=...)``.
+    """Mark a function as a pipeline task: ``@task`` or ``@task(name=, timeout=, cache=)``.
 
     >>> @task
     ... def load():
@@ -82,10 +95,10 @@ def task(
     ([1, 2], 'load')
     """
     if func is not None:
-        return Task(func, name=name, timeout=timeout)
+        return Task(func, name=name, timeout=timeout, cache=cache)
 
     def wrap(f: Callable[..., R]) -> Task[R]:
-        return Task(f, name=name, timeout=timeout)
+        return Task(f, name=name, timeout=timeout, cache=cache)
 
     return wrap
 
@@ -172,11 +185,14 @@ class Pipeline:
         enable_tracing: bool = False,
         hooks: object = None,
         node_timeouts: Mapping[str, float] | None = None,
+        cache: ResultCache | None = None,
     ) -> ExecutionResult:
         """Run the pipeline on threads; ``result[name].result`` is each return value.
 
         An ``async def`` task runs to completion on its worker thread; to run
         async tasks side by side on one event loop, ``await execute_async()``.
+        With a ``cache`` (a ``ResultCache``), a task whose code and inputs are
+        unchanged since a cached run is a CACHE_HIT and does not run.
         """
         tasks = self._bind(inputs)
         executor = DAGExecutor(
@@ -187,6 +203,7 @@ class Pipeline:
             fail_fast=fail_fast,
             enable_tracing=enable_tracing,
             hooks=hooks,
+            cache=cache,
         )
         return executor.execute(tasks, timeout, cancel_event, node_timeouts=node_timeouts)
 
@@ -203,6 +220,7 @@ class Pipeline:
         enable_tracing: bool = False,
         hooks: object = None,
         node_timeouts: Mapping[str, float] | None = None,
+        cache: ResultCache | None = None,
     ) -> ExecutionResult:
         """Run the pipeline on the event loop (async tasks awaited, others in threads)."""
         tasks = self._bind(inputs)
@@ -214,6 +232,7 @@ class Pipeline:
             fail_fast=fail_fast,
             enable_tracing=enable_tracing,
             hooks=hooks,
+            cache=cache,
         )
         return await executor.execute(tasks, timeout, cancel_event, node_timeouts=node_timeouts)
 
@@ -278,8 +297,7 @@ def _bind_one(
             values[name] = value
             return value
 
-        run_async.dagron_timeout = t.timeout  # type: ignore[attr-defined]
-        run_async.func, run_async.deps, run_async.fixed = func, deps, fixed  # type: ignore[attr-defined]
+        _describe(run_async, t, deps, fixed, values)
         return run_async
 
     def run() -> Any:
@@ -288,6 +306,19 @@ def _bind_one(
         values[name] = value
         return value
 
-    run.dagron_timeout = t.timeout  # type: ignore[attr-defined]
-    run.func, run.deps, run.fixed = func, deps, fixed  # type: ignore[attr-defined]
+    _describe(run, t, deps, fixed, values)
     return run
+
+
+def _describe(
+    fn: Any, t: Task[Any], deps: list[str], fixed: dict[str, Any], values: dict[str, Any]
+) -> None:
+    """What executors and the cache read off a bound task: its timeout, the user's
+    function with its upstream names and fixed inputs (the cache's key, the Dask
+    executor's remote call), whether it may be cached, and where a cache hit's
+    value goes so that its successors receive it."""
+    fn.dagron_timeout = t.timeout
+    fn.func, fn.deps, fn.fixed = t.func, deps, fixed
+    fn.dagron_cache = t.dagron_cache
+    name = t.name
+    fn.dagron_deliver = lambda value: values.__setitem__(name, value)

@@ -23,12 +23,13 @@ from dagron_nb.core.graph import DAG
 from dagron_nb.core.plan import cost_list, priority_ranks
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEventType
+from dagron_nb.execution.cache import CacheHit, ResultCache, RunCache, deliver
 from dagron_nb.execution.scheduler import Scheduler, Transition
 
 _TRACE_TYPE = {
     NodeStatus.RUNNING: TraceEventType.NODE_STARTED,
     NodeStatus.COMPLETED: TraceEventType.NODE_COMPLETED,
-    NodeStatus.CACHE_HIT: TraceEventType.NODE_COMPLETED,
+    NodeStatus.CACHE_HIT: TraceEventType.NODE_CACHE_HIT,
     NodeStatus.FAILED: TraceEventType.NODE_FAILED,
     NodeStatus.SKIPPED: TraceEventType.NODE_SKIPPED,
     NodeStatus.TIMED_OUT: TraceEventType.NODE_TIMED_OUT,
@@ -106,6 +107,8 @@ class Run:
         timeout: float | None,
         cancel_event: object,
         node_timeouts: Mapping[str, float] | None,
+        cache: ResultCache | None = None,
+        refresh_cache: bool = False,
     ) -> None:
         if not isinstance(dag, DAG):
             raise ConfigurationError(f"expected a dagron_nb DAG, got {type(dag).__name__}")
@@ -177,6 +180,12 @@ class Run:
         self.finished: list[float | None] = [None] * n
         self.workers: list[str | None] = [None] * n
         self.t0 = 0.0
+        #: the run's view of the result cache; None when the run is not cached
+        self.cache: RunCache | None = (
+            cache.for_run(self.names, index.pred, self.tasks, refresh=refresh_cache)
+            if cache is not None
+            else None
+        )
 
     # -- lifecycle ---------------------------------------------------------------
     def begin(self) -> None:
@@ -251,6 +260,32 @@ class Run:
                 best = at if best is None or at < best else best
         return best
 
+    # -- the cache (called with no lock held) ------------------------------------
+    def cache_lookup(self, node: int) -> CacheHit | None:
+        """Ask the cache for ``node``'s result before starting it.
+
+        On a hit the value is in place (``values``, and the Pipeline's own
+        store) and the node's times mark the lookup; the caller then reports
+        CACHE_HIT instead of running the task. A miss is traced.
+        """
+        assert self.cache is not None
+        start = time.perf_counter()
+        hit = self.cache.lookup(node)
+        if hit is None:
+            if self.trace is not None:
+                note = self.cache.notes.get(node)
+                self.trace.record(
+                    TraceEventType.NODE_CACHE_MISS, self.names[node], start - self.t0, detail=note
+                )
+            return None
+        deliver(self.tasks[node], hit.value)
+        return hit
+
+    def cache_store(self, node: int, value: Any, seconds: float) -> None:
+        """``node`` completed: let the cache fingerprint and keep its value."""
+        if self.cache is not None:
+            self.cache.store(node, value, seconds)
+
     # -- notifications -----------------------------------------------------------
     def notify(self, node: int, status: NodeStatus) -> None:
         """Tell callbacks and the trace that ``node`` reached ``status``."""
@@ -261,6 +296,8 @@ class Run:
             if at is None:
                 at = time.perf_counter() - self.t0
             detail = self.sched.reason[node]
+            if status is NodeStatus.CACHE_HIT and self.cache is not None:
+                detail = f"from cache, saved {self.cache.saved.get(node, 0.0):.3g} s"
             if self.errors[node] is not None:
                 detail = f"{type(self.errors[node]).__name__}: {self.errors[node]}"
             self.trace.record(
@@ -298,6 +335,10 @@ class Run:
             total_duration_seconds=total,
             trace=self.trace,
         )
+        if self.cache is not None:
+            names = self.names
+            result.cache_notes = {names[i]: note for i, note in self.cache.notes.items()}
+            result.cache_saved_seconds = {names[i]: s for i, s in self.cache.saved.items()}
         if self.trace is not None:
             self.trace.record(TraceEventType.RUN_FINISHED, None, total)
         CallbackFanout.call(self.fanout.run_end, result)
@@ -326,6 +367,8 @@ class Executor:
         fail_fast: bool = True,
         enable_tracing: bool = False,
         hooks: object = None,
+        *,
+        cache: ResultCache | None = None,
     ) -> None:
         if not isinstance(dag, DAG):
             raise ConfigurationError(
@@ -340,6 +383,14 @@ class Executor:
         self.fail_fast = fail_fast
         self.enable_tracing = enable_tracing
         self.hooks = hooks
+        if cache is not None and not isinstance(cache, ResultCache):
+            raise ConfigurationError(
+                f"cache must be a dagron_nb ResultCache (or None for no cache), got "
+                f"{type(cache).__name__}; make one with ResultCache() or "
+                "ResultCache(cache_dir=...)."
+            )
+        #: where results are looked up before each node runs (None: never)
+        self.cache = cache
         #: the result of the last ``execute`` (also set when it was interrupted)
         self.last_result: ExecutionResult | None = None
 
@@ -353,6 +404,8 @@ class Executor:
         timeout: float | None,
         cancel_event: object,
         node_timeouts: Mapping[str, float] | None,
+        *,
+        refresh_cache: bool = False,
     ) -> Run:
         """Check ``execute``'s arguments against a snapshot of the DAG."""
         return Run(
@@ -366,4 +419,6 @@ class Executor:
             timeout=timeout,
             cancel_event=cancel_event,
             node_timeouts=node_timeouts,
+            cache=self.cache,
+            refresh_cache=refresh_cache,
         )

@@ -30,6 +30,7 @@ from types import CoroutineType
 from typing import Any
 
 from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.execution.cache import CacheHit
 from dagron_nb.execution.run import Executor, Run, default_workers, interrupt_with
 from dagron_nb.execution.scheduler import Transition
 
@@ -40,6 +41,7 @@ _DRAIN_WAIT = 1.0  # how long a returning run waits for callbacks already in fli
 RUNNING = NodeStatus.RUNNING
 COMPLETED = NodeStatus.COMPLETED
 FAILED = NodeStatus.FAILED
+CACHE_HIT = NodeStatus.CACHE_HIT
 
 
 def _never_started() -> None:
@@ -68,15 +70,18 @@ class DAGExecutor(Executor):
         cancel_event: threading.Event | None = None,
         *,
         node_timeouts: Mapping[str, float] | None = None,
+        refresh_cache: bool = False,
     ) -> ExecutionResult:
         """Run ``tasks`` (node name -> callable taking no arguments).
 
         Nodes without a task are SKIPPED with reason "no task" and do not hold
         back their successors. An ``async def`` task runs to completion on its
         worker thread, in an event loop of its own. ``timeout`` is one deadline for the whole run;
-        ``node_timeouts`` gives single nodes their own.
+        ``node_timeouts`` gives single nodes their own. With the executor's
+        ``cache``, unchanged nodes are CACHE_HIT; ``refresh_cache=True`` runs
+        every node and stores the new results.
         """
-        run = self.new_run(tasks, timeout, cancel_event, node_timeouts)
+        run = self.new_run(tasks, timeout, cancel_event, node_timeouts, refresh_cache=refresh_cache)
         driver = _ThreadDriver(run, self.max_workers or 1)
         try:
             result = driver.run()
@@ -251,7 +256,7 @@ class _ThreadDriver:
         run = self.run_
         sched = self.sched
         cond = self.cond
-        tasks = run.tasks
+        caching = run.cache is not None
         values, errors = run.values, run.errors
         started, finished, workers = run.started, run.finished, run.workers
         listening = run.listening
@@ -291,33 +296,16 @@ class _ThreadDriver:
                     # runs waits for it instead of returning under its feet
                     announcing[k] = listening
                 cond.release()
-                # -- run it, lock released ------------------------------------
+                # -- run it (or take it from the cache), lock released --------
                 try:
-                    fn = tasks[node]
-                    if listening:
-                        run.notify(node, RUNNING)
-                        announcing[k] = False
-                        if sched.status[node] is not RUNNING:
-                            # given up on while on_node_start ran (the run's deadline,
-                            # a second Ctrl-C, its own timeout): never start the task
-                            fn = _never_started
-                    if newborn is not None:
-                        # after our on_node_start: listeners hear starts in the order
-                        # the scheduler handed the nodes out
-                        newborn.start()
-                    # no write to the run's columns until the lock is held again: the
-                    # run may have ended meanwhile and handed them out as its result
-                    start = perf_counter()
-                    try:
-                        value = fn()  # type: ignore[misc]
-                        if value.__class__ is CoroutineType:
-                            # an async def task: run it to completion on this thread
-                            value = asyncio.run(value)
-                        status = COMPLETED
-                    except BaseException as exc:  # the task's failure is its result
-                        value = exc
-                        status = FAILED
-                    end = perf_counter()
+                    hit = self._from_cache(k, node, newborn) if caching else None
+                    if hit is not None:
+                        value, status = hit.value, CACHE_HIT
+                        start = end = perf_counter()
+                    else:
+                        value, status, start, end = self._run_task(k, node, newborn)
+                        if caching and status is COMPLETED:
+                            run.cache_store(node, value, end - start)
                 finally:
                     cond.acquire()
                 # -- report it ------------------------------------------------
@@ -327,10 +315,10 @@ class _ThreadDriver:
                     if self.closed:
                         cond.notify_all()  # the returning run may wait on `announcing`
                     return
-                if status is COMPLETED:
-                    values[node] = value
-                else:
+                if status is FAILED:
                     errors[node] = value
+                else:
+                    values[node] = value
                 current[k] = -1
                 started[node] = start - t0
                 finished[node] = end - t0
@@ -346,6 +334,48 @@ class _ThreadDriver:
                 self._check_done()
         finally:
             cond.release()
+
+    def _from_cache(self, k: int, node: int, newborn: threading.Thread | None) -> CacheHit | None:
+        """Ask the cache for ``node`` (lock released); on a hit nothing runs and
+        no ``on_node_start`` is heard: the node goes straight to CACHE_HIT."""
+        hit = self.run_.cache_lookup(node)
+        if hit is not None:
+            self.announcing[k] = False
+            if newborn is not None:
+                newborn.start()
+        return hit
+
+    def _run_task(
+        self, k: int, node: int, newborn: threading.Thread | None
+    ) -> tuple[Any, NodeStatus, float, float]:
+        """Announce ``node`` and run its task (lock released): value or error, status,
+        start and end (perf_counter)."""
+        run = self.run_
+        fn = run.tasks[node]
+        if run.listening:
+            run.notify(node, RUNNING)
+            self.announcing[k] = False
+            if self.sched.status[node] is not RUNNING:
+                # given up on while on_node_start ran (the run's deadline,
+                # a second Ctrl-C, its own timeout): never start the task
+                fn = _never_started
+        if newborn is not None:
+            # after our on_node_start: listeners hear starts in the order
+            # the scheduler handed the nodes out
+            newborn.start()
+        # no write to the run's columns until the lock is held again: the
+        # run may have ended meanwhile and handed them out as its result
+        start = time.perf_counter()
+        try:
+            value = fn()  # type: ignore[misc]
+            if value.__class__ is CoroutineType:
+                # an async def task: run it to completion on this thread
+                value = asyncio.run(value)
+            status = COMPLETED
+        except BaseException as exc:  # the task's failure is its result
+            value = exc
+            status = FAILED
+        return value, status, start, time.perf_counter()
 
     def _dispatch_unlocked(self, events: list[Transition]) -> None:
         """Fire callbacks for ``events`` with the lock released (caller holds it)."""

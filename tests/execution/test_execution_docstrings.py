@@ -13,6 +13,8 @@ MODULES = [
     "dagron_nb.execution.threads",
     "dagron_nb.execution.aio",
     "dagron_nb.execution.pipeline",
+    "dagron_nb.execution.cache",
+    "dagron_nb.execution.cache_store",
 ]
 
 
