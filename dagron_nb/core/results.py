@@ -107,6 +107,9 @@ class NodeResult:
     finished_at: float | None = None
     worker: str | None = None
     reason: str | None = None
+    #: bytes the value held, measured when ``outputs=`` released it (then
+    #: ``result`` is None); None for values the result keeps
+    size_bytes: int | None = None
 
 
 class ExecutionResult:
@@ -133,6 +136,7 @@ class ExecutionResult:
         reasons: list[str | None],
         total_duration_seconds: float,
         trace: ExecutionTrace | None = None,
+        sizes: list[int | None] | None = None,
     ) -> None:
         self.dag = dag
         self.names = names
@@ -145,6 +149,7 @@ class ExecutionResult:
         self.reasons = reasons
         self.total_duration_seconds = total_duration_seconds
         self.trace = trace
+        self.sizes: list[int | None] = sizes if sizes is not None else [None] * len(names)
         #: why a node could not use the result cache (unfingerprintable input,
         #: ``cache=False``, ...), one line per node; empty without a cache
         self.cache_notes: dict[str, str] = {}
@@ -214,8 +219,9 @@ class ExecutionResult:
                     finished_at=end,
                     worker=worker,
                     reason=reason,
+                    size_bytes=size,
                 )
-                for name, status, value, error, start, end, worker, reason in zip(
+                for name, status, value, error, start, end, worker, reason, size in zip(
                     self.names,
                     self.statuses,
                     self.values,
@@ -224,6 +230,7 @@ class ExecutionResult:
                     self.finished,
                     self.workers,
                     self.reasons,
+                    self.sizes,
                 )
             }
         return self._node_results

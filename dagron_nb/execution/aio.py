@@ -25,7 +25,7 @@ import inspect
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, NamedTuple
 
 from dagron_nb.core.results import ExecutionResult, NodeStatus
@@ -67,12 +67,20 @@ class AsyncDAGExecutor(Executor):
         *,
         node_timeouts: Mapping[str, float] | None = None,
         refresh_cache: bool = False,
+        outputs: Collection[str] | None = None,
     ) -> ExecutionResult:
         """Run ``tasks`` (node name -> coroutine function or callable).
 
-        ``refresh_cache=True`` runs every node and stores the new results.
+        ``refresh_cache`` and ``outputs`` as for ``DAGExecutor.execute``.
         """
-        run = self.new_run(tasks, timeout, cancel_event, node_timeouts, refresh_cache=refresh_cache)
+        run = self.new_run(
+            tasks,
+            timeout,
+            cancel_event,
+            node_timeouts,
+            refresh_cache=refresh_cache,
+            outputs=outputs,
+        )
         driver = _AsyncDriver(run, self.max_workers)
         try:
             result = await driver.run()
@@ -227,6 +235,8 @@ class _AsyncDriver:
                 run.errors[node] = value
             run.finished[node] = end
             ready = self.sched.finish(node, status)
+            if run.keeper is not None and status is NodeStatus.COMPLETED:
+                run.keeper.done(node)
             self._notify(self.sched.drain_events() if run.listening else [], node, status)
             self.sched.push(ready)
         self._launch()
@@ -255,6 +265,8 @@ class _AsyncDriver:
             run.values[node] = hit.value
             run.finished[node] = run.started[node] = time.perf_counter() - run.t0
             ready = sched.finish(node, NodeStatus.CACHE_HIT)
+            if run.keeper is not None:
+                run.keeper.done(node)
             self._notify(sched.drain_events() if run.listening else [], node, NodeStatus.CACHE_HIT)
             sched.push(ready)
         self._launch()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Generic, TypeVar, overload
 
 from dagron_nb.core.errors import ConfigurationError, DuplicateNodeError
@@ -141,35 +141,41 @@ class Pipeline:
                 if p.name in self.tasks:
                     builder.add_edge(p.name, t.name)
         self.dag: DAG = builder.build()
+        # per task, worked out once: upstream task names, and the other
+        # parameters with whether they need a value (no default)
+        self._shape = [
+            (
+                t,
+                [p.name for p in t.parameters if p.name in self.tasks],
+                [(p.name, p.default is p.empty) for p in t.parameters if p.name not in self.tasks],
+            )
+            for t in self.tasks.values()
+        ]
 
     @property
     def task_names(self) -> list[str]:
         return list(self.tasks)
 
     def _bind(self, inputs: Mapping[str, Any] | None) -> dict[str, Callable[[], Any]]:
-        given = {**self.inputs, **(inputs or {})}
-        missing = [
-            f"{t.name}({p.name})"
-            for t in self.tasks.values()
-            for p in t.parameters
-            if p.name not in self.tasks and p.name not in given and p.default is p.empty
-        ]
+        given = {**self.inputs, **inputs} if inputs else self.inputs
+        values: dict[str, Any] = {}
+        bound: dict[str, Callable[[], Any]] = {}
+        missing: list[str] = []
+        for t, deps, others in self._shape:
+            fixed = {}
+            for param, required in others:
+                if param in given:
+                    fixed[param] = given[param]
+                elif required:
+                    missing.append(f"{t.name}({param})")
+            maker = AsyncBoundTask if t.is_async else BoundTask
+            bound[t.name] = maker(t, deps, fixed, values)
         if missing:
             raise ConfigurationError(
                 "cannot resolve parameter(s) " + ", ".join(missing) + ": each parameter "
                 "must name a task of the pipeline, come from inputs={...}, or have a default. "
                 f"Tasks: {', '.join(self.tasks)}."
             )
-        values: dict[str, Any] = {}
-        bound: dict[str, Callable[[], Any]] = {}
-        for t in self.tasks.values():
-            deps = [p.name for p in t.parameters if p.name in self.tasks]
-            fixed = {
-                p.name: given[p.name]
-                for p in t.parameters
-                if p.name not in self.tasks and p.name in given
-            }
-            bound[t.name] = _bind_one(t, deps, fixed, values)
         return bound
 
     def execute(
@@ -186,13 +192,16 @@ class Pipeline:
         hooks: object = None,
         node_timeouts: Mapping[str, float] | None = None,
         cache: ResultCache | None = None,
+        outputs: Collection[str] | None = None,
     ) -> ExecutionResult:
         """Run the pipeline on threads; ``result[name].result`` is each return value.
 
         An ``async def`` task runs to completion on its worker thread; to run
         async tasks side by side on one event loop, ``await execute_async()``.
         With a ``cache`` (a ``ResultCache``), a task whose code and inputs are
-        unchanged since a cached run is a CACHE_HIT and does not run.
+        unchanged since a cached run is a CACHE_HIT and does not run. With
+        ``outputs=[names]`` only those return values are kept: every other one
+        is released as soon as the tasks that take it are done.
         """
         tasks = self._bind(inputs)
         executor = DAGExecutor(
@@ -205,7 +214,9 @@ class Pipeline:
             hooks=hooks,
             cache=cache,
         )
-        return executor.execute(tasks, timeout, cancel_event, node_timeouts=node_timeouts)
+        return executor.execute(
+            tasks, timeout, cancel_event, node_timeouts=node_timeouts, outputs=outputs
+        )
 
     async def execute_async(
         self,
@@ -221,6 +232,7 @@ class Pipeline:
         hooks: object = None,
         node_timeouts: Mapping[str, float] | None = None,
         cache: ResultCache | None = None,
+        outputs: Collection[str] | None = None,
     ) -> ExecutionResult:
         """Run the pipeline on the event loop (async tasks awaited, others in threads)."""
         tasks = self._bind(inputs)
@@ -234,7 +246,9 @@ class Pipeline:
             hooks=hooks,
             cache=cache,
         )
-        return await executor.execute(tasks, timeout, cancel_event, node_timeouts=node_timeouts)
+        return await executor.execute(
+            tasks, timeout, cancel_event, node_timeouts=node_timeouts, outputs=outputs
+        )
 
     def execute_dask(
         self,
@@ -274,51 +288,63 @@ class Pipeline:
         return f"Pipeline({self.name!r}, tasks={self.task_names})"
 
 
-def _bind_one(
-    t: Task[Any],
-    deps: list[str],
-    fixed: dict[str, Any],
-    values: dict[str, Any],
-) -> Callable[[], Any]:
-    """A no-argument callable that calls ``t`` with its upstream values and inputs.
+class BoundTask:
+    """A task with its inputs bound: the no-argument callable an executor runs.
 
-    The return value is stored before the callable returns, so it is there when
-    the scheduler lets a successor start. ``.func``, ``.deps`` and ``.fixed`` on
-    the callable let the Dask executor make the same call on a worker, with the
-    upstream values passed as futures instead of through ``values``.
+    Calling it calls the user's function with its fixed inputs and its upstream
+    values (read from the run's shared ``values``) and stores the return value
+    there before returning, so it is in place when the scheduler lets a
+    successor start. The attributes are what executors and the cache read:
+    ``func``, ``deps`` and ``fixed`` (the cache's key; the Dask executor makes
+    the same call on a worker with futures for the upstream values),
+    ``dagron_timeout`` and ``dagron_cache``. ``dagron_deliver`` puts a cache
+    hit's value where successors find it; ``dagron_release`` drops a value
+    nobody needs any more (``outputs=``).
     """
-    name = t.name
-    func = t.func
-    if t.is_async:
 
-        async def run_async() -> Any:
-            kwargs = {**fixed, **{d: values[d] for d in deps}}
-            value = await func(**kwargs)
-            values[name] = value
-            return value
+    __slots__ = ("dagron_cache", "dagron_timeout", "deps", "fixed", "func", "name", "values")
 
-        _describe(run_async, t, deps, fixed, values)
-        return run_async
+    def __init__(
+        self, t: Task[Any], deps: list[str], fixed: dict[str, Any], values: dict[str, Any]
+    ) -> None:
+        self.name = t.name
+        self.func = t.func
+        self.deps = deps
+        self.fixed = fixed
+        self.values = values
+        self.dagron_timeout = t.timeout
+        self.dagron_cache = t.dagron_cache
 
-    def run() -> Any:
-        kwargs = {**fixed, **{d: values[d] for d in deps}}
-        value = func(**kwargs)
-        values[name] = value
+    def kwargs(self) -> dict[str, Any]:
+        if not self.deps:
+            return self.fixed
+        values = self.values
+        kwargs = {d: values[d] for d in self.deps}
+        if self.fixed:
+            kwargs.update(self.fixed)
+        return kwargs
+
+    def __call__(self) -> Any:
+        value = self.func(**self.kwargs())
+        self.values[self.name] = value
         return value
 
-    _describe(run, t, deps, fixed, values)
-    return run
+    def dagron_deliver(self, value: Any) -> None:
+        self.values[self.name] = value
+
+    def dagron_release(self) -> None:
+        self.values.pop(self.name, None)
+
+    def __repr__(self) -> str:
+        return f"<bound task {self.name!r}>"
 
 
-def _describe(
-    fn: Any, t: Task[Any], deps: list[str], fixed: dict[str, Any], values: dict[str, Any]
-) -> None:
-    """What executors and the cache read off a bound task: its timeout, the user's
-    function with its upstream names and fixed inputs (the cache's key, the Dask
-    executor's remote call), whether it may be cached, and where a cache hit's
-    value goes so that its successors receive it."""
-    fn.dagron_timeout = t.timeout
-    fn.func, fn.deps, fn.fixed = t.func, deps, fixed
-    fn.dagron_cache = t.dagron_cache
-    name = t.name
-    fn.dagron_deliver = lambda value: values.__setitem__(name, value)
+class AsyncBoundTask(BoundTask):
+    """``BoundTask`` of an ``async def`` task: calling it gives a coroutine."""
+
+    __slots__ = ()
+
+    async def __call__(self) -> Any:  # type: ignore[override]
+        value = await self.func(**self.kwargs())
+        self.values[self.name] = value
+        return value

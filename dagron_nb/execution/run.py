@@ -14,7 +14,7 @@ import difflib
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from dagron_nb.core.callbacks import CallbackFanout, RunView
@@ -24,6 +24,7 @@ from dagron_nb.core.plan import cost_list, priority_ranks
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEventType
 from dagron_nb.execution.cache import CacheHit, ResultCache, RunCache, deliver
+from dagron_nb.execution.outputs import OutputKeeper
 from dagron_nb.execution.scheduler import Scheduler, Transition
 
 _TRACE_TYPE = {
@@ -109,6 +110,7 @@ class Run:
         node_timeouts: Mapping[str, float] | None,
         cache: ResultCache | None = None,
         refresh_cache: bool = False,
+        outputs: Collection[str] | None = None,
     ) -> None:
         if not isinstance(dag, DAG):
             raise ConfigurationError(f"expected a dagron_nb DAG, got {type(dag).__name__}")
@@ -184,6 +186,12 @@ class Run:
         self.cache: RunCache | None = (
             cache.for_run(self.names, index.pred, self.tasks, refresh=refresh_cache)
             if cache is not None
+            else None
+        )
+        #: with ``outputs=``, releases the values nobody asked for (None: keep all)
+        self.keeper = (
+            OutputKeeper(outputs, index.position, index.pred, index.succ, self.values, self.tasks)
+            if outputs is not None
             else None
         )
 
@@ -322,6 +330,8 @@ class Run:
 
     def result(self) -> ExecutionResult:
         total = time.perf_counter() - self.t0
+        if self.keeper is not None:
+            self.keeper.finish([s.is_success for s in self.sched.status])
         result = ExecutionResult(
             self.dag,
             self.names,
@@ -334,6 +344,7 @@ class Run:
             reasons=list(self.sched.reason),
             total_duration_seconds=total,
             trace=self.trace,
+            sizes=self.keeper.sizes if self.keeper is not None else None,
         )
         if self.cache is not None:
             names = self.names
@@ -406,6 +417,7 @@ class Executor:
         node_timeouts: Mapping[str, float] | None,
         *,
         refresh_cache: bool = False,
+        outputs: Collection[str] | None = None,
     ) -> Run:
         """Check ``execute``'s arguments against a snapshot of the DAG."""
         return Run(
@@ -421,4 +433,5 @@ class Executor:
             node_timeouts=node_timeouts,
             cache=self.cache,
             refresh_cache=refresh_cache,
+            outputs=outputs,
         )

@@ -25,7 +25,7 @@ import asyncio
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from types import CoroutineType
 from typing import Any
 
@@ -71,6 +71,7 @@ class DAGExecutor(Executor):
         *,
         node_timeouts: Mapping[str, float] | None = None,
         refresh_cache: bool = False,
+        outputs: Collection[str] | None = None,
     ) -> ExecutionResult:
         """Run ``tasks`` (node name -> callable taking no arguments).
 
@@ -79,9 +80,18 @@ class DAGExecutor(Executor):
         worker thread, in an event loop of its own. ``timeout`` is one deadline for the whole run;
         ``node_timeouts`` gives single nodes their own. With the executor's
         ``cache``, unchanged nodes are CACHE_HIT; ``refresh_cache=True`` runs
-        every node and stores the new results.
+        every node and stores the new results. With ``outputs=[names]`` the
+        result keeps only those values; every other value is released once its
+        consumers are done (its NodeResult keeps status, timings and size).
         """
-        run = self.new_run(tasks, timeout, cancel_event, node_timeouts, refresh_cache=refresh_cache)
+        run = self.new_run(
+            tasks,
+            timeout,
+            cancel_event,
+            node_timeouts,
+            refresh_cache=refresh_cache,
+            outputs=outputs,
+        )
         driver = _ThreadDriver(run, self.max_workers or 1)
         try:
             result = driver.run()
@@ -257,6 +267,7 @@ class _ThreadDriver:
         sched = self.sched
         cond = self.cond
         caching = run.cache is not None
+        keeper = run.keeper
         values, errors = run.values, run.errors
         started, finished, workers = run.started, run.finished, run.workers
         listening = run.listening
@@ -324,6 +335,8 @@ class _ThreadDriver:
                 finished[node] = end - t0
                 workers[node] = me
                 ready = sched.finish(node, status)
+                if keeper is not None and status is not FAILED:
+                    keeper.done(node)  # outputs=: release inputs nobody needs now
                 if listening:
                     events = sched.drain_events()
                     events.insert(0, Transition(node, status))
