@@ -27,11 +27,13 @@ from dagron_nb.core.errors import (
     NodeTimeoutError,
 )
 from dagron_nb.core.graph import DAG, DAGBuilder, ExecutionStep
+from dagron_nb.core.inspection import NodeInspection, ValuePreview
 from dagron_nb.core.results import ExecutionResult, NodeResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEvent, TraceEventType
 from dagron_nb.execution.aio import AsyncDAGExecutor
 from dagron_nb.execution.cache import CacheStats, ResultCache, no_cache
 from dagron_nb.execution.cache_store import CacheWarning
+from dagron_nb.execution.capture import OutputCapture
 from dagron_nb.execution.pipeline import Pipeline, Task, task
 from dagron_nb.execution.threads import DAGExecutor
 
@@ -59,15 +61,18 @@ __all__ = [
     "HookRegistry",
     "InvalidNodeNameError",
     "InvalidTransitionError",
+    "NodeInspection",
     "NodeNotFoundError",
     "NodeResult",
     "NodeStatus",
     "NodeTimeoutError",
+    "OutputCapture",
     "Pipeline",
     "ResultCache",
     "Task",
     "TraceEvent",
     "TraceEventType",
+    "ValuePreview",
     "__version__",
     "load_ipython_extension",
     "no_cache",

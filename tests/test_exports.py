@@ -29,6 +29,9 @@ PUBLIC = {
     "ExecutionResult",
     "NodeResult",
     "NodeStatus",
+    "NodeInspection",
+    "ValuePreview",
+    "OutputCapture",
     # callbacks, hooks, tracing
     "ExecutionCallbacks",
     "HookContext",

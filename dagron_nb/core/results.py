@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from dagron_nb.core.graph import DAG
+    from dagron_nb.core.inspection import NodeInspection
     from dagron_nb.core.tracing import ExecutionTrace
 
 
@@ -137,6 +138,8 @@ class ExecutionResult:
         total_duration_seconds: float,
         trace: ExecutionTrace | None = None,
         sizes: list[int | None] | None = None,
+        tasks: list[Callable[..., Any] | None] | None = None,
+        captured_output: Mapping[str, str] | None = None,
     ) -> None:
         self.dag = dag
         self.names = names
@@ -155,6 +158,11 @@ class ExecutionResult:
         self.cache_notes: dict[str, str] = {}
         #: for each CACHE_HIT node, how long computing its value took back then
         self.cache_saved_seconds: dict[str, float] = {}
+        #: the callables that ran (for ``inspect``'s source), None if not kept
+        self.tasks = tasks
+        #: what each node printed or logged, when the run captured output
+        #: (``capture.OutputCapture``); nodes that printed nothing are absent
+        self.captured_output: Mapping[str, str] = captured_output or {}
         self._node_results: dict[str, NodeResult] | None = None
         # eight C-level passes (list.count) beat a Python loop over every node
         counts = {status: statuses.count(status) for status in NodeStatus}
@@ -251,6 +259,23 @@ class ExecutionResult:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def inspect(self, name: str) -> NodeInspection:
+        """Everything about one node: times, error, value preview, output, source.
+
+        See ``dagron_nb.core.inspection``; the live widget's inspector shows
+        the same data.
+
+        >>> import dagron_nb as dagron
+        >>> dag = dagron.DAG.builder().add_node("a").build()
+        >>> dagron.DAGExecutor(dag).execute({"a": lambda: "hi"}).inspect("a").value.text
+        "'hi'"
+        """
+        from dagron_nb.core.inspection import inspect_node
+
+        if name not in self.node_results:
+            self[name]  # raises the KeyError that lists the nodes
+        return inspect_node(self, name)
 
     def outputs(self) -> dict[str, Any]:
         """``{name: return value}`` of the nodes that COMPLETED or hit the cache."""

@@ -24,6 +24,7 @@ from dagron_nb.core.plan import cost_list, priority_ranks
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEventType
 from dagron_nb.execution.cache import CacheHit, ResultCache, RunCache, deliver
+from dagron_nb.execution.capture import OutputCapture
 from dagron_nb.execution.outputs import OutputKeeper
 from dagron_nb.execution.scheduler import Scheduler, Transition
 
@@ -166,6 +167,9 @@ class Run:
                 raise ConfigurationError(f"hooks must be a HookRegistry, got {hooks!r}.")
             listeners.append(maker(self.dag))
         self.fanout = CallbackFanout(listeners)
+        self.capture = _capture_of(self.fanout.objects)
+        if self.capture is not None:  # after the timeouts were read off the callables
+            self.tasks = _wrap_tasks(self.capture, self.names, self.tasks)
         self.trace = ExecutionTrace() if enable_tracing else None
         #: does anybody need per-node notifications? (the drivers' fast path)
         self.listening = self.fanout.node_events or self.trace is not None
@@ -211,6 +215,10 @@ class Run:
                 started=self.started,
                 finished=self.finished,
                 t0=self.t0,
+                values=self.values,
+                workers=self.workers,
+                tasks=self.tasks,
+                captured_output=None if self.capture is None else self.capture.text,
             )
             CallbackFanout.call(self.fanout.watchers, view)
         # taskless roots were skipped while the scheduler was built
@@ -345,6 +353,8 @@ class Run:
             total_duration_seconds=total,
             trace=self.trace,
             sizes=self.keeper.sizes if self.keeper is not None else None,
+            tasks=self.tasks,
+            captured_output=None if self.capture is None else self.capture.texts(),
         )
         if self.cache is not None:
             names = self.names
@@ -354,6 +364,20 @@ class Run:
             self.trace.record(TraceEventType.RUN_FINISHED, None, total)
         CallbackFanout.call(self.fanout.run_end, result)
         return result
+
+
+def _capture_of(listeners: list[object]) -> OutputCapture | None:
+    """The run's ``OutputCapture``, if one is among its callbacks."""
+    for listener in listeners:
+        if isinstance(listener, OutputCapture):
+            return listener
+    return None
+
+
+def _wrap_tasks(
+    capture: OutputCapture, names: list[str], tasks: list[Callable[..., Any] | None]
+) -> list[Callable[..., Any] | None]:
+    return [None if fn is None else capture.wrap(name, fn) for name, fn in zip(names, tasks)]
 
 
 def interrupt_with(exc: BaseException, result: ExecutionResult) -> BaseException:
