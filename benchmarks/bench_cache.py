@@ -207,7 +207,9 @@ def pipeline_overhead(repeats: int, n: int = 10_000) -> tuple[list[list[str]], f
         pipeline = dagron.Pipeline([ns[f"t{i}"] for i in range(n)])
         dag = pipeline.dag
         tasks = {f"t{i}": (lambda i=i: i) for i in range(n)}
-        ex_s, ex_m = _best(lambda: dagron.DAGExecutor(dag, max_workers=2).execute(tasks), repeats)
+        ex_s, ex_m = _best(
+            lambda d=dag, t=tasks: dagron.DAGExecutor(d, max_workers=2).execute(t), repeats
+        )
         pl_s, pl_m = _best(lambda p=pipeline: p.execute(max_workers=2), repeats)
         ratio = pl_s / ex_s
         worst = max(worst, ratio)

@@ -20,14 +20,18 @@ from dagron_nb.core.errors import (
     CycleError,
     DagronError,
     DuplicateNodeError,
+    EdgeNotFoundError,
     GraphError,
     InvalidNodeNameError,
     InvalidTransitionError,
     NodeNotFoundError,
     NodeTimeoutError,
+    StaleNodeRefError,
 )
-from dagron_nb.core.graph import DAG, DAGBuilder, ExecutionStep
+from dagron_nb.core.graph import DAG, DAGBuilder
 from dagron_nb.core.inspection import NodeInspection, ValuePreview
+from dagron_nb.core.plan import ExecutionPlan, ExecutionStep, ScheduledNode
+from dagron_nb.core.refs import NodeRef
 from dagron_nb.core.results import ExecutionResult, NodeResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEvent, TraceEventType
 from dagron_nb.execution.aio import AsyncDAGExecutor
@@ -51,7 +55,9 @@ __all__ = [
     "DagronError",
     "DaskExecutor",
     "DuplicateNodeError",
+    "EdgeNotFoundError",
     "ExecutionCallbacks",
+    "ExecutionPlan",
     "ExecutionResult",
     "ExecutionStep",
     "ExecutionTrace",
@@ -63,12 +69,15 @@ __all__ = [
     "InvalidTransitionError",
     "NodeInspection",
     "NodeNotFoundError",
+    "NodeRef",
     "NodeResult",
     "NodeStatus",
     "NodeTimeoutError",
     "OutputCapture",
     "Pipeline",
     "ResultCache",
+    "ScheduledNode",
+    "StaleNodeRefError",
     "Task",
     "TraceEvent",
     "TraceEventType",

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dagron_nb.core.results import NodeStatus
+from dagron_nb.core.status import NodeStatus
 from dagron_nb.core.tracebacks import compact_traceback
 from dagron_nb.core.tracing import ExecutionTrace, TraceEventType
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from dagron_nb.core.callbacks import CallbackFanout, RunView
 from dagron_nb.core.errors import ConfigurationError, NodeTimeoutError
-from dagron_nb.core.graph import DAG
+from dagron_nb.core.graph import DAG, by_name
 from dagron_nb.core.plan import cost_list, priority_ranks
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEventType
@@ -121,6 +121,7 @@ class Run:
         n = len(self.names)
 
         _check_mapping("tasks", tasks, "callable")
+        tasks = by_name(self.dag, tasks)  # NodeRef keys are accepted, as in dagron
         if not isinstance(fail_fast, bool):
             raise ConfigurationError(
                 f"fail_fast must be True or False, got {fail_fast!r}; "
@@ -151,6 +152,7 @@ class Run:
                 self.node_timeout[i] = _check_seconds(f"timeout of task {self.names[i]!r}", own)
         if node_timeouts is not None:
             _check_mapping("node_timeouts", node_timeouts, "seconds")
+            node_timeouts = by_name(self.dag, node_timeouts)
             unknown = [name for name in node_timeouts if name not in index.position]
             if unknown:
                 raise _unknown_names("node_timeouts given", unknown, self.names)

@@ -44,7 +44,7 @@ from heapq import heappop, heappush
 from typing import NamedTuple
 
 from dagron_nb.core.errors import InvalidTransitionError
-from dagron_nb.core.graph import GraphIndex
+from dagron_nb.core.index import GraphIndex
 from dagron_nb.core.results import NodeStatus, check_transition
 
 PENDING = NodeStatus.PENDING

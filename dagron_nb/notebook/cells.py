@@ -20,11 +20,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dagron_nb.core.errors import DagronError
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.core.tracebacks import compact_traceback
 from dagron_nb.execution.pipeline import Pipeline
 
-__all__ = ["Report", "compact_traceback", "report", "resolve_inputs", "top_level_functions"]
+__all__ = [
+    "Report",
+    "RunFailedError",
+    "cell_source",
+    "compact_traceback",
+    "report",
+    "resolve_inputs",
+    "run_failure",
+    "top_level_functions",
+]
 
 _FAILED = (NodeStatus.FAILED, NodeStatus.TIMED_OUT)
 
@@ -90,23 +100,87 @@ def report(result: ExecutionResult, var: str) -> Report:
         shown = ", ".join(repr(n) for n in names[:8])
         more = f" and {len(names) - 8} more" if len(names) > 8 else ""
         out.append(f"  {status_name}: {shown}{more} ({reason})")
-    failures = sorted(
-        (
-            (finished if finished is not None else float("inf"), name, status, error)
-            for name, status, error, finished in zip(
-                result.names, result.statuses, result.errors, result.finished
-            )
-            if status in _FAILED
-        ),
-        key=lambda row: row[0],
-    )
+    failures = _failures(result)
     if not failures:
         return Report("\n".join(out), "")
-    _, name, status, error = failures[0]
+    name, status, error = failures[0]
     lines = [f"task {name!r} {'timed out' if status is NodeStatus.TIMED_OUT else 'failed'}:\n"]
     if error is not None:
         lines.append(compact_traceback(error))
-    for _, other, other_status, other_error in failures[1:]:
+    for other, other_status, other_error in failures[1:]:
         what = "" if other_error is None else f": {type(other_error).__name__}: {other_error}"
         lines.append(f"also {other_status.value}: {other!r}{what}\n")
     return Report("\n".join(out), "".join(lines))
+
+
+class RunFailedError(DagronError):
+    """A ``%%dagron`` run did not succeed; raised after its picture and summary.
+
+    It stops "Run All" and nbclient at the cell. IPython shows it through
+    ``_render_traceback_``: the failed task's compact traceback (its own frames
+    at the cell's lines, none of dagron_nb's), not this exception's frames.
+    ``result`` is the run's ``ExecutionResult`` (also in the cell's variable).
+    """
+
+    def __init__(self, message: str, *, details: str, result: ExecutionResult) -> None:
+        super().__init__(message)
+        self.details = details
+        self.result = result
+
+    def _render_traceback_(self) -> list[str]:
+        return self.details.rstrip("\n").splitlines()
+
+
+def run_failure(result: ExecutionResult, text: Report, var: str) -> RunFailedError | None:
+    """The error a cell raises for ``result`` (None when the run went well).
+
+    Failed, timed-out and cancelled nodes fail the cell; ``text`` is the
+    run's ``report``, whose ``err`` part becomes the shown traceback.
+    """
+    if result.ok:
+        return None
+    failures = _failures(result)
+    if failures:
+        name, status, error = failures[0]
+        what = "timed out" if status is NodeStatus.TIMED_OUT else "failed"
+        cause = "" if error is None else f": {type(error).__name__}: {error}"
+        message = f"task {name!r} {what}{cause}"
+    else:
+        message = f"the run did not finish: {result.summary()}"
+    hint = f"(the result is in {var}; %%dagron --no-raise lets Run All go on after a failure)"
+    details = (text.err or message + "\n") + hint + "\n"
+    return RunFailedError(message, details=details, result=result)
+
+
+def _failures(result: ExecutionResult) -> list[tuple[str, NodeStatus, BaseException | None]]:
+    """FAILED and TIMED_OUT nodes, earliest finished first."""
+    rows = [
+        (float("inf") if finished is None else finished, name, status, error)
+        for name, status, error, finished in zip(
+            result.names, result.statuses, result.errors, result.finished
+        )
+        if status in _FAILED
+    ]
+    rows.sort(key=lambda row: row[0])
+    return [(name, status, error) for _, name, status, error in rows]
+
+
+def cell_source(cell: str, transformed: str) -> str:
+    """``transformed`` (the cell's body after IPython's transforms) with blank lines
+    in front so that its line numbers are the cell's own: one for the ``%%dagron``
+    line, plus the body's leading blank lines that IPython's transforms dropped.
+
+    >>> cell_source("\\n\\ndef a():\\n    pass\\n", "def a():\\n    pass\\n").count("\\n")
+    5
+    """
+    dropped = _leading_blank_lines(cell) - _leading_blank_lines(transformed)
+    return "\n" * (1 + max(0, dropped)) + transformed
+
+
+def _leading_blank_lines(text: str) -> int:
+    count = 0
+    for line in text.splitlines():
+        if line.strip():
+            break
+        count += 1
+    return count

@@ -59,15 +59,15 @@ class NotebookSession:
         out = list(functions)
         have = {_task_name(fn) for fn in out}
         borrowed: dict[str, str] = {}
-        stack = list(out)
+        stack: list[Callable[..., Any]] = list(out)
         while stack:
             fn = stack.pop()
             for param in _parameters(fn):
                 if param in have:
                     continue
-                earlier = self.registry.get(param)
-                if earlier is None or ns.get(param) is not earlier:
-                    continue
+                if param not in self.registry or ns.get(param) is not self.registry[param]:
+                    continue  # not a task, or the name now holds something else
+                earlier = self.registry[param]
                 have.add(param)
                 borrowed[param] = self.defined_in[param]
                 out.append(earlier)
