@@ -11,15 +11,21 @@ cell, a renamed column or a re-ordered index all change it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from dagron_nb.core.fingerprint import _Hasher
+
+class Hasher(Protocol):
+    """What this module needs of ``fingerprint``'s hasher (no import back: one-way)."""
+
+    def feed(self, tag: bytes, data: bytes = b"") -> None: ...
+    def buffer(self, data: Any) -> None: ...
+    def value(self, v: object, where: str) -> None: ...
+
 
 _RAW_KINDS = frozenset("biufcmM")  # numpy dtype kinds whose bytes are the values
 
 
-def feed_pandas(hasher: _Hasher, obj: Any, where: str) -> None:
+def feed_pandas(hasher: Hasher, obj: Any, where: str) -> None:
     """Feed a DataFrame, Series or Index into ``hasher``."""
     import pandas
 
@@ -40,7 +46,7 @@ def feed_pandas(hasher: _Hasher, obj: Any, where: str) -> None:
         hasher.value(obj.attrs, f"the attrs of {where}")
 
 
-def _index(hasher: _Hasher, index: Any, where: str) -> None:
+def _index(hasher: Hasher, index: Any, where: str) -> None:
     import pandas
 
     hasher.feed(b"pdI", type(index).__name__.encode())
@@ -54,7 +60,7 @@ def _index(hasher: _Hasher, index: Any, where: str) -> None:
     _array(hasher, index, where)
 
 
-def _array(hasher: _Hasher, col: Any, where: str) -> None:
+def _array(hasher: Hasher, col: Any, where: str) -> None:
     """The values of a Series or Index (with their dtype)."""
     import numpy
 
@@ -67,7 +73,7 @@ def _array(hasher: _Hasher, col: Any, where: str) -> None:
     _hashed(hasher, col, where)
 
 
-def _hashed(hasher: _Hasher, obj: Any, where: str) -> None:
+def _hashed(hasher: Hasher, obj: Any, where: str) -> None:
     import pandas
 
     try:
