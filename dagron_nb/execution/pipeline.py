@@ -193,6 +193,7 @@ class Pipeline:
         node_timeouts: Mapping[str, float] | None = None,
         cache: ResultCache | None = None,
         outputs: Collection[str] | None = None,
+        refresh_cache: bool = False,
     ) -> ExecutionResult:
         """Run the pipeline on threads; ``result[name].result`` is each return value.
 
@@ -202,6 +203,7 @@ class Pipeline:
         unchanged since a cached run is a CACHE_HIT and does not run. With
         ``outputs=[names]`` only those return values are kept: every other one
         is released as soon as the tasks that take it are done.
+        ``refresh_cache=True`` runs every task and stores the new results.
         """
         tasks = self._bind(inputs)
         executor = DAGExecutor(
@@ -215,7 +217,12 @@ class Pipeline:
             cache=cache,
         )
         return executor.execute(
-            tasks, timeout, cancel_event, node_timeouts=node_timeouts, outputs=outputs
+            tasks,
+            timeout,
+            cancel_event,
+            node_timeouts=node_timeouts,
+            outputs=outputs,
+            refresh_cache=refresh_cache,
         )
 
     async def execute_async(
@@ -233,6 +240,7 @@ class Pipeline:
         node_timeouts: Mapping[str, float] | None = None,
         cache: ResultCache | None = None,
         outputs: Collection[str] | None = None,
+        refresh_cache: bool = False,
     ) -> ExecutionResult:
         """Run the pipeline on the event loop (async tasks awaited, others in threads)."""
         tasks = self._bind(inputs)
@@ -247,7 +255,12 @@ class Pipeline:
             cache=cache,
         )
         return await executor.execute(
-            tasks, timeout, cancel_event, node_timeouts=node_timeouts, outputs=outputs
+            tasks,
+            timeout,
+            cancel_event,
+            node_timeouts=node_timeouts,
+            outputs=outputs,
+            refresh_cache=refresh_cache,
         )
 
     def execute_dask(

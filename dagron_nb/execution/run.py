@@ -169,6 +169,9 @@ class Run:
                 raise ConfigurationError(f"hooks must be a HookRegistry, got {hooks!r}.")
             listeners.append(maker(self.dag))
         self.fanout = CallbackFanout(listeners)
+        #: the callables as given: the cache keys them and hands them its hits,
+        #: ``outputs=`` releases through them (``tasks`` may wrap them: capture)
+        self.given_tasks = self.tasks
         self.capture = _capture_of(self.fanout.objects)
         if self.capture is not None:  # after the timeouts were read off the callables
             self.tasks = _wrap_tasks(self.capture, self.names, self.tasks)
@@ -190,13 +193,15 @@ class Run:
         self.t0 = 0.0
         #: the run's view of the result cache; None when the run is not cached
         self.cache: RunCache | None = (
-            cache.for_run(self.names, index.pred, self.tasks, refresh=refresh_cache)
+            cache.for_run(self.names, index.pred, self.given_tasks, refresh=refresh_cache)
             if cache is not None
             else None
         )
         #: with ``outputs=``, releases the values nobody asked for (None: keep all)
         self.keeper = (
-            OutputKeeper(outputs, index.position, index.pred, index.succ, self.values, self.tasks)
+            OutputKeeper(
+                outputs, index.position, index.pred, index.succ, self.values, self.given_tasks
+            )
             if outputs is not None
             else None
         )
@@ -296,7 +301,7 @@ class Run:
                     TraceEventType.NODE_CACHE_MISS, self.names[node], start - self.t0, detail=note
                 )
             return None
-        deliver(self.tasks[node], hit.value)
+        deliver(self.given_tasks[node], hit.value)
         return hit
 
     def cache_store(self, node: int, value: Any, seconds: float) -> None:

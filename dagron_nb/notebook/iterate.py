@@ -109,6 +109,20 @@ def summary_line(result: ExecutionResult) -> str | None:
     return f"{result.cache_hits} from cache, {ran} ran, saved {result.saved_seconds:.1f} s"
 
 
+def cache_lines(result: ExecutionResult) -> list[str]:
+    """The summary's cache lines: what the cache saved, and why nodes could not use it."""
+    lines = []
+    saved = summary_line(result)
+    if saved:
+        lines.append("  " + saved)
+    notes = [(n, note) for n, note in result.cache_notes.items() if "cache=False" not in note]
+    for name, note in notes[:5]:
+        lines.append(f"  note: {name!r} {note}")
+    if len(notes) > 5:
+        lines.append(f"  ... and {len(notes) - 5} more notes in result.cache_notes")
+    return lines
+
+
 def cache_table(cache: ResultCache) -> Any:
     """What ``cache`` holds, one row per entry: node, size, age, hits (a DataFrame)."""
     from dagron_nb.core.extras import optional_import
