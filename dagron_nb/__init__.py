@@ -37,6 +37,14 @@ from dagron_nb.core.tracing import ExecutionTrace, TraceEvent, TraceEventType
 from dagron_nb.execution.aio import AsyncDAGExecutor
 from dagron_nb.execution.cache import CacheStats, ResultCache, no_cache
 from dagron_nb.execution.cache_store import CacheWarning
+from dagron_nb.execution.cached import (
+    CachedDAGExecutor,
+    CachedExecutionResult,
+    ContentAddressableCache,
+    FileSystemCacheBackend,
+    IncrementalExecutor,
+    IncrementalResult,
+)
 from dagron_nb.execution.capture import OutputCapture
 from dagron_nb.execution.pipeline import Pipeline, Task, task
 from dagron_nb.execution.threads import DAGExecutor
@@ -48,7 +56,10 @@ __all__ = [
     "AsyncDAGExecutor",
     "CacheStats",
     "CacheWarning",
+    "CachedDAGExecutor",
+    "CachedExecutionResult",
     "ConfigurationError",
+    "ContentAddressableCache",
     "CycleError",
     "DAGBuilder",
     "DAGExecutor",
@@ -61,10 +72,13 @@ __all__ = [
     "ExecutionResult",
     "ExecutionStep",
     "ExecutionTrace",
+    "FileSystemCacheBackend",
     "GraphError",
     "HookContext",
     "HookEvent",
     "HookRegistry",
+    "IncrementalExecutor",
+    "IncrementalResult",
     "InvalidNodeNameError",
     "InvalidTransitionError",
     "NodeInspection",

@@ -28,6 +28,12 @@ PUBLIC = {
     "CacheStats",
     "CacheWarning",
     "no_cache",
+    "CachedDAGExecutor",
+    "CachedExecutionResult",
+    "ContentAddressableCache",
+    "FileSystemCacheBackend",
+    "IncrementalExecutor",
+    "IncrementalResult",
     # results
     "ExecutionResult",
     "NodeResult",

@@ -66,7 +66,7 @@ class AsyncDAGExecutor(Executor):
         cancel_event: threading.Event | asyncio.Event | None = None,
         *,
         node_timeouts: Mapping[str, float] | None = None,
-        refresh_cache: bool = False,
+        refresh_cache: bool | Collection[str] = False,
         outputs: Collection[str] | None = None,
     ) -> ExecutionResult:
         """Run ``tasks`` (node name -> coroutine function or callable).

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -130,9 +130,10 @@ class ResultCache:
         pred: Sequence[Sequence[int]],
         tasks: Sequence[Callable[..., Any] | None],
         *,
-        refresh: bool = False,
+        refresh: bool | Collection[str] = False,
     ) -> RunCache:
-        """The per-run view; ``refresh=True`` stores results but never hits."""
+        """The per-run view; ``refresh=True`` stores results but never hits
+        (a collection of node names: for those nodes only)."""
         return RunCache(self, names, pred, tasks, refresh=refresh)
 
     def get(self, key: str) -> CacheEntry | None:
@@ -226,13 +227,18 @@ class RunCache:
         pred: Sequence[Sequence[int]],
         tasks: Sequence[Callable[..., Any] | None],
         *,
-        refresh: bool,
+        refresh: bool | Collection[str],
     ) -> None:
         self.cache = cache
         self.names = names
         self.pred = pred
         self.tasks = tasks
-        self.refresh = refresh
+        #: nodes that must run even if the cache has their result (then store it)
+        self.refresh: frozenset[int] = (
+            frozenset(range(len(names)))
+            if refresh is True
+            else frozenset(i for i, name in enumerate(names) if name in set(refresh or ()))
+        )
         n = len(names)
         self.keys: list[str | None] = [None] * n
         self.value_fp: list[str | None] = [None] * n
@@ -243,7 +249,7 @@ class RunCache:
         """The stored result for ``node``, or None: run it (then call ``store``)."""
         key = self._key(node)
         self.keys[node] = key
-        if key is None or self.refresh:
+        if key is None or node in self.refresh:
             return None
         entry = self.cache.get(key)
         if entry is None:

@@ -110,7 +110,7 @@ class Run:
         cancel_event: object,
         node_timeouts: Mapping[str, float] | None,
         cache: ResultCache | None = None,
-        refresh_cache: bool = False,
+        refresh_cache: bool | Collection[str] = False,
         outputs: Collection[str] | None = None,
     ) -> None:
         if not isinstance(dag, DAG):
@@ -191,6 +191,10 @@ class Run:
         self.finished: list[float | None] = [None] * n
         self.workers: list[str | None] = [None] * n
         self.t0 = 0.0
+        if not isinstance(refresh_cache, bool):
+            unknown = [name for name in refresh_cache if name not in index.position]
+            if unknown:
+                raise _unknown_names("refresh_cache given", unknown, self.names)
         #: the run's view of the result cache; None when the run is not cached
         self.cache: RunCache | None = (
             cache.for_run(self.names, index.pred, self.given_tasks, refresh=refresh_cache)
@@ -425,6 +429,8 @@ class Executor:
         self.fail_fast = fail_fast
         self.enable_tracing = enable_tracing
         self.hooks = hooks
+        # a ContentAddressableCache (dagron's name) carries a ResultCache
+        cache = getattr(cache, "result_cache", cache)
         if cache is not None and not isinstance(cache, ResultCache):
             raise ConfigurationError(
                 f"cache must be a dagron_nb ResultCache (or None for no cache), got "
@@ -447,7 +453,7 @@ class Executor:
         cancel_event: object,
         node_timeouts: Mapping[str, float] | None,
         *,
-        refresh_cache: bool = False,
+        refresh_cache: bool | Collection[str] = False,
         outputs: Collection[str] | None = None,
     ) -> Run:
         """Check ``execute``'s arguments against a snapshot of the DAG."""

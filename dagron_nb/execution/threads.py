@@ -80,7 +80,7 @@ class DAGExecutor(Executor):
         cancel_event: threading.Event | None = None,
         *,
         node_timeouts: Mapping[str, float] | None = None,
-        refresh_cache: bool = False,
+        refresh_cache: bool | Collection[str] = False,
         outputs: Collection[str] | None = None,
     ) -> ExecutionResult:
         """Run ``tasks`` (node name -> callable taking no arguments).

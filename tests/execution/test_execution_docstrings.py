@@ -16,6 +16,8 @@ MODULES = [
     "dagron_nb.execution.pipeline",
     "dagron_nb.execution.cache",
     "dagron_nb.execution.cache_store",
+    "dagron_nb.execution.cached",
+    "dagron_nb.execution.outputs",
 ]
 
 
