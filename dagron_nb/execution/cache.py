@@ -56,7 +56,23 @@ _VERSION = "dagron-cache-1"  # bump when the key recipe changes
 def no_cache(fn: Any) -> Any:
     """Mark a function as never cached (side effects, randomness, the clock).
 
-    Works on plain functions in a ``%%dagron`` cell and on ``@task`` objects:
+    A cached result is right only if the function gives the same result for
+    the same code and inputs. Three ways that fails, and what to do:
+
+    * random numbers: ``random.random()`` in a cached task returns the first
+      draw forever. Mark it ``@no_cache``, or (better) take a ``seed`` input:
+      then equal seeds give equal draws, and the cache is right;
+    * the clock: ``datetime.now()`` is frozen at the first run; mark it;
+    * a file that changes on disk: ``pd.read_csv(path)`` keyed by ``path``
+      misses the edit. Make the file's state an input, e.g. a task
+      ``def stamp(path): return os.stat(path).st_mtime_ns`` marked
+      ``@no_cache``, and ``def load(path, stamp): return pd.read_csv(path)``:
+      ``stamp`` runs every time (it is cheap) and ``load`` re-runs exactly
+      when the modification time changed.
+
+    A side effect (writing a file, sending a message) is skipped on a hit:
+    mark such tasks too. Works on plain functions in a ``%%dagron`` cell and
+    on ``@task`` objects (``@task(cache=False)`` says the same):
 
     >>> import random
     >>> @no_cache

@@ -246,3 +246,31 @@ def test_clear_and_stats() -> None:
     cache.clear()
     assert cache.stats() == dagron.CacheStats(0, 0, 0, 0, 0)
     assert cache.stats().hit_rate == 0.0
+
+
+def stamp(path: str) -> int:
+    import os
+
+    return os.stat(path).st_mtime_ns
+
+
+def load(path: str, stamp: int) -> str:
+    with open(path, encoding="utf-8") as fh:
+        return fh.read()
+
+
+def test_a_files_modification_time_as_an_input(tmp_path: Path) -> None:
+    path = tmp_path / "data.txt"
+    path.write_text("one", encoding="utf-8")
+    pipeline = dagron.Pipeline([no_cache(stamp), load], inputs={"path": str(path)})
+    cache = ResultCache()
+    assert pipeline.execute(cache=cache)["load"].result == "one"
+    unchanged = pipeline.execute(cache=cache)
+    assert statuses(unchanged) == {"stamp": DONE, "load": HIT}
+    path.write_text("two", encoding="utf-8")
+    import os
+
+    os.utime(path, ns=(1, 10**18))  # a distinct modification time, whatever the clock
+    edited = pipeline.execute(cache=cache)
+    assert statuses(edited) == {"stamp": DONE, "load": DONE}
+    assert edited["load"].result == "two"
