@@ -82,7 +82,9 @@ class RunView:
     ``started`` / ``finished`` are seconds since ``t0`` (a ``time.perf_counter``
     value); an entry may stay None until the node has finished. ``values``,
     ``workers``, ``tasks`` and ``captured_output`` (node name -> what it
-    printed so far) feed ``core.inspection.inspect_node`` mid-run.
+    printed so far) feed ``core.inspection.inspect_node`` mid-run;
+    ``cancel_reason()`` is why the run is being cancelled (None while it is
+    not), for ``core.inspection.cancel_state``.
     """
 
     dag: DAG
@@ -97,6 +99,7 @@ class RunView:
     workers: list[str | None] | None = None
     tasks: list[Callable[..., Any] | None] | None = None
     captured_output: Callable[[str], str] | None = None
+    cancel_reason: Callable[[], str | None] | None = None
 
 
 def _flatten(callbacks: object) -> list[object]:

@@ -13,6 +13,10 @@ receives (``on_run_watch``): anything with ``dag``, ``names``, ``statuses``,
 node name -> what it printed so far) and ``trace``. Reading the columns of a
 running run is safe from any thread: each element is read once.
 
+``cancel_state(columns)`` says whether a run is being cancelled (a Cancel
+button, a kernel interrupt, a cancel event) and which tasks it still waits
+for: its ``message`` is "cancelling: waiting for 2 running tasks: a, b".
+
 The inspection never holds the node's value itself, only a ``ValuePreview``:
 a ``repr`` cut to ``PREVIEW_CHARS`` (containers summarised by ``reprlib``,
 never printed whole), a DataFrame's shape, dtypes and first rows as strings,
@@ -152,6 +156,48 @@ class NodeInspection:
         if self.output:
             lines.append("  output:\n" + self.output.rstrip("\n"))
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class CancelState:
+    """A run being cancelled: why, and the tasks still running (not started ones
+    are CANCELLED already; a second interrupt abandons the running ones)."""
+
+    reason: str
+    running: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        """E.g. "cancelling: waiting for 2 running tasks: a, b"."""
+        if not self.running:
+            return f"cancelled ({self.reason})"
+        n = len(self.running)
+        shown = ", ".join(self.running[:5]) + (f" and {n - 5} more" if n > 5 else "")
+        return f"cancelling: waiting for {n} running task{'s' if n != 1 else ''}: {shown}"
+
+
+def cancel_state(columns: RunColumns) -> CancelState | None:
+    """The cancel in progress in a live run's columns (``RunView``), else None.
+
+    >>> import dagron_nb as dagron
+    >>> from dagron_nb.core.callbacks import RunView
+    >>> dag = dagron.DAG.builder().add_edge("a", "b").build()
+    >>> view = RunView(dag, ["a", "b"], [NodeStatus.RUNNING, NodeStatus.CANCELLED],
+    ...                [None, "interrupted"], [None, None], [0.0, None], [None, 0.1], 0.0,
+    ...                cancel_reason=lambda: "interrupted")
+    >>> cancel_state(view).message
+    'cancelling: waiting for 1 running task: a'
+    """
+    reason_of = getattr(columns, "cancel_reason", None)
+    reason = reason_of() if callable(reason_of) else None
+    if reason is None:
+        return None
+    running = tuple(
+        name
+        for name, status in zip(columns.names, columns.statuses)
+        if status is NodeStatus.RUNNING
+    )
+    return CancelState(reason, running)
 
 
 def inspect_node(columns: RunColumns, name: str) -> NodeInspection:

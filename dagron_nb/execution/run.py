@@ -230,10 +230,14 @@ class Run:
                 workers=self.workers,
                 tasks=self.tasks,
                 captured_output=None if self.capture is None else self.capture.text,
+                cancel_reason=self._cancel_reason,
             )
             CallbackFanout.call(self.fanout.watchers, view)
         # taskless roots were skipped while the scheduler was built
         self.notify_events(self.sched.drain_events())
+
+    def _cancel_reason(self) -> str | None:
+        return self.sched.cancel_reason
 
     def cancel_event_set(self) -> bool:
         ev = self.cancel_event

@@ -89,15 +89,22 @@ def report(result: ExecutionResult, var: str) -> Report:
     """The compact summary: counts, why nodes did not run, one traceback.
 
     ``var`` is the variable the result is stored in. Skipped and cancelled
-    nodes are grouped by reason; the earliest failure gets its traceback
+    nodes are grouped by reason (cancelled ones that had started are called
+    abandoned: nobody waited for them to finish); the earliest failure gets its traceback
     (user frames only) and any later ones one line each.
     """
     out = [f"{result.summary()} -> {var}"]
     out.extend(cache_lines(result))
     by_reason: dict[tuple[str, str], list[str]] = {}
-    for name, status, reason in zip(result.names, result.statuses, result.reasons):
+    for name, status, reason, started in zip(
+        result.names, result.statuses, result.reasons, result.started
+    ):
         if status in (NodeStatus.SKIPPED, NodeStatus.CANCELLED) and reason != "no task":
-            by_reason.setdefault((status.value, reason or ""), []).append(name)
+            what, why = status.value, reason or ""
+            if status is NodeStatus.CANCELLED and started is not None:
+                # given up on while running (a second interrupt): nobody waited for it
+                what, why = "abandoned", f"{why}; not waited for, it may still be running"
+            by_reason.setdefault((what, why), []).append(name)
     for (status_name, reason), names in by_reason.items():
         shown = ", ".join(repr(n) for n in names[:8])
         more = f" and {len(names) - 8} more" if len(names) > 8 else ""

@@ -316,7 +316,7 @@ class DagronMagics(Magics):
                 raise
             self.ip.user_ns[args.output] = keeper.result
             _report(keeper.result, args.output)
-            raise KeyboardInterrupt(
+            raise _interrupt(
                 f"the run was interrupted; the partial result is in {args.output}"
             ) from None
         assert keeper.result is not None  # on_run_end fires before execute returns
@@ -409,6 +409,18 @@ def _parse(magic: Callable[..., Any], line: str, *, shell_words: bool = False) -
         # IPython formats usage as reST ("::\n\n  %prog ..."); show it plainly.
         usage = "usage: %" + " ".join(parser.format_usage().split("%", 1)[1].split())
         raise UsageError(f"{exc}\n{usage}") from None
+
+
+def _interrupt(message: str) -> KeyboardInterrupt:
+    """A KeyboardInterrupt that IPython shows as one line.
+
+    Its frames are the magic's and IPython's own, of no use to the user, and
+    IPython's verbose formatter would spend about a second parsing those
+    source files before the cell can return.
+    """
+    exc = KeyboardInterrupt(message)
+    exc._render_traceback_ = lambda: [f"KeyboardInterrupt: {message}"]  # type: ignore[attr-defined]
+    return exc
 
 
 def _run_coroutine(make: Callable[[], Any]) -> Any:

@@ -200,14 +200,33 @@ def to_dot(
         if tooltips is not None and name in tooltips:
             attrs.append(f"tooltip={dot_quote(tooltips[name])}")
         lines.append(f"  {node_id(i)} [{', '.join(attrs)}];")
+    edge_attrs = dag.edge_attributes()
     for i, targets in enumerate(index.succ):
         for j in targets:
             attrs = [f'id="e{i}_{j}"']
             if (i, j) in highlighted:
                 attrs += ['color="#111827"', "penwidth=2.5", 'class="dagron-highlight"']
+            if edge_attrs:
+                attrs += _edge_extras(index.names[i], index.names[j], edge_attrs)
             lines.append(f"  n{i} -> n{j} [{', '.join(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _edge_extras(
+    source: str, target: str, edge_attrs: Mapping[tuple[str, str], Mapping[str, Any]]
+) -> list[str]:
+    """An edge's label drawn on it, and its weight in its tooltip."""
+    given = edge_attrs.get((source, target))
+    if not given:
+        return []
+    extras = []
+    if "label" in given:
+        extras += [f"label={dot_quote(_label(given['label']))}", "fontsize=9"]
+    if "weight" in given:
+        tip = f"{source} → {target}: weight {given['weight']:g}"
+        extras.append(f"tooltip={dot_quote(tip)}")
+    return extras
 
 
 # -- SVG --------------------------------------------------------------------------
@@ -290,7 +309,11 @@ def paint_svg(
                 shape.set("fill", STATUS_COLORS[status])
         elif "edge" in classes and (m := _EDGE_ID.match(gid)):
             source, target = names[int(m.group(1))], names[int(m.group(2))]
-            _set_title(group, title_tag, f"{source} → {target}")
+            # an edge with a weight has dot's tooltip on an <a>: move it to <title>
+            tip = None
+            for anchor in group.iter(a_tag):
+                tip = anchor.attrib.pop(f"{{{_XLINK_NS}}}title", None) or tip
+            _set_title(group, title_tag, tip or f"{source} → {target}")
     return ET.tostring(root, encoding="unicode")
 
 

@@ -18,7 +18,9 @@ from dagron_nb.core.callbacks import RunView
 from dagron_nb.core.inspection import (
     PREVIEW_CHARS,
     PREVIEW_ROWS,
+    CancelState,
     NodeInspection,
+    cancel_state,
     inspect_node,
     preview_value,
     task_source,
@@ -274,3 +276,39 @@ def test_a_dataframe_value_in_html_is_a_table() -> None:
     assert "<table>" in page
     assert "int64" in page
     assert "2 rows x 1 columns" in page
+
+
+def test_cancel_state_names_the_tasks_a_cancel_waits_for() -> None:
+    started, release = threading.Event(), threading.Event()
+    cancelled = threading.Event()
+    watcher = _Watcher()
+    spy = dagron.ExecutionCallbacks(on_skip=lambda name: cancelled.set())
+    stop = threading.Event()
+    dag = dagron.DAG.builder().add_edge("slow", "after").add_node("other").build()
+    executor = dagron.DAGExecutor(dag, max_workers=2, callbacks=[watcher, spy])
+
+    def slow() -> None:
+        started.set()
+        release.wait(10)
+
+    runner = threading.Thread(
+        target=executor.execute,
+        args=({"slow": slow, "after": lambda: 1, "other": lambda: started.wait(10)}, None, stop),
+    )
+    runner.start()
+    try:
+        assert started.wait(10)
+        assert watcher.view is not None
+        assert cancel_state(watcher.view) is None
+        stop.set()
+        assert cancelled.wait(10)  # on_node_cancel falls back to on_skip
+        state = cancel_state(watcher.view)
+        assert state is not None
+        assert state.reason == "cancelled: cancel_event was set"
+        assert state.running == ("slow",)
+        assert state.message == "cancelling: waiting for 1 running task: slow"
+    finally:
+        release.set()
+        runner.join(10)
+    assert CancelState("why", ("a", "b")).message == "cancelling: waiting for 2 running tasks: a, b"
+    assert CancelState("why", ()).message == "cancelled (why)"

@@ -351,6 +351,41 @@ def test_interrupt_cancels_the_rest_and_keeps_the_partial_result(
     assert "2 cancelled -> part" in capsys.readouterr().out
 
 
+def test_a_second_interrupt_abandons_the_running_task_and_says_so(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spy = Spy()
+    woke, release = threading.Event(), threading.Event()
+    shell.user_ns.update(spy=spy, cancelled=spy.cancelled, woke=woke, release=release)
+    cell = """
+    import signal, threading
+    def sleeper(cancelled):
+        main = threading.main_thread().ident
+        signal.pthread_kill(main, signal.SIGINT)  # first: cancels 'after', waits for us
+        cancelled.wait(10)
+        signal.pthread_kill(main, signal.SIGINT)  # second: stop waiting for us
+        release.wait(30)
+        woke.set()
+    def after(sleeper):
+        return 1
+    """
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:
+            shell.run_cell_magic("dagron", "--no-live --callbacks spy", textwrap.dedent(cell))
+        assert not woke.is_set()  # the cell returned while the task still sleeps
+    finally:
+        release.set()
+    assert info.value._render_traceback_() == [  # type: ignore[attr-defined]
+        f"KeyboardInterrupt: the run was interrupted; the partial result is in {DEFAULT_RESULT_VAR}"
+    ]
+    result = shell.user_ns[DEFAULT_RESULT_VAR]
+    assert statuses(result) == {"sleeper": NodeStatus.CANCELLED, "after": NodeStatus.CANCELLED}
+    out = capsys.readouterr().out
+    assert "  abandoned: 'sleeper' (interrupted twice" in out
+    assert "not waited for, it may still be running)" in out
+    assert "  cancelled: 'after' (interrupted (KeyboardInterrupt))" in out
+
+
 # -- the live view ----------------------------------------------------------------
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
