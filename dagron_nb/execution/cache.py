@@ -316,7 +316,9 @@ class RunCache:
             self.notes[node] = "cache=False: always runs"
             return None
         parts = [_VERSION, name]
-        for p in self.pred[node]:
+        names = self.names
+        # by name: the same task in a pipeline built in another order has the same key
+        for p in sorted(self.pred[node], key=names.__getitem__):
             fp = self.value_fp[p]
             if fp is None:
                 self.notes[node] = (

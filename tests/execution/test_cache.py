@@ -274,3 +274,19 @@ def test_a_files_modification_time_as_an_input(tmp_path: Path) -> None:
     edited = pipeline.execute(cache=cache)
     assert statuses(edited) == {"stamp": DONE, "load": DONE}
     assert edited["load"].result == "two"
+
+
+def test_the_key_does_not_depend_on_the_order_tasks_are_given() -> None:
+    def left() -> int:
+        return 1
+
+    def right() -> int:
+        return 2
+
+    def both(left: int, right: int) -> int:
+        return left + right
+
+    cache = ResultCache()
+    dagron.Pipeline([left, right, both]).execute(cache=cache)
+    again = dagron.Pipeline([both, right, left]).execute(cache=cache)
+    assert statuses(again) == {"both": HIT, "right": HIT, "left": HIT}
