@@ -34,6 +34,7 @@ from dagron_nb.core.errors import DagronError
 from dagron_nb.core.extras import optional_import
 from dagron_nb.core.graph import DAG
 from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.execution.cache import ResultCache
 from dagron_nb.execution.capture import OutputCapture
 from dagron_nb.execution.pipeline import Pipeline
 from dagron_nb.notebook.cells import (
@@ -200,12 +201,12 @@ class DagronMagics(Magics):
     @argument(
         "target",
         nargs="?",
-        help="a DAG, Pipeline or ExecutionResult (name or expression); cache: 'clear'",
+        help="a DAG, Pipeline or ExecutionResult (name or expression); cache: 'clear' or 'dir'",
     )
     @argument(
         "result",
         nargs="?",
-        help="show: an ExecutionResult whose statuses colour the DAG's picture",
+        help="show: an ExecutionResult whose statuses colour the DAG's picture; cache dir: PATH",
     )
     @argument("-c", "--costs", metavar="VAR", help="plan: a dict of node name -> cost")
     @line_magic("dagron")  # type: ignore[arg-type]  # IPython types it for functions
@@ -216,7 +217,8 @@ class DagronMagics(Magics):
         bottom level, ...); ``%dagron show X [RESULT]`` returns the picture,
         coloured by RESULT's statuses (or by X's, if X is a result).
         ``%dagron cache`` shows what this kernel's cache holds (node, size,
-        age, hits); ``%dagron cache clear`` empties it.
+        age, hits); ``%dagron cache clear`` empties it; ``%dagron cache dir
+        PATH`` keeps results on disk too, so they survive a kernel restart.
         """
         args = _parse(self.dagron_line, line)
         if args.command == "cache":
@@ -255,11 +257,20 @@ class DagronMagics(Magics):
         return Picture(dag, _statuses(dag, result), tooltips=result_tooltips(result))
 
     def _cache_command(self, args: Any) -> object:
-        if args.result is not None or args.costs is not None or args.target not in (None, "clear"):
-            raise UsageError(
-                "usage: %dagron cache (show what is cached) or %dagron cache clear (empty it)."
-            )
+        """``%dagron cache`` (the table), ``cache clear``, ``cache dir PATH``."""
+        usage = (
+            "usage: %dagron cache (show what is cached), %dagron cache clear (empty it), "
+            "%dagron cache dir PATH (also keep results on disk, across kernel restarts)."
+        )
+        if args.costs is not None or args.target not in (None, "clear", "dir"):
+            raise UsageError(usage)
+        if (args.target == "dir") != (args.result is not None):
+            raise UsageError(usage)
         cache = self.session.cache
+        if args.target == "dir":
+            self.session.cache = ResultCache(cache_dir=args.result)
+            print(f"%%dagron now caches in memory and in {args.result}")
+            return None
         if args.target == "clear":
             count = len(cache)
             cache.clear()

@@ -222,5 +222,7 @@ def test_cache_table_and_clear(shell: Any) -> None:
     assert len(shell.run_line_magic("dagron", "cache")) == 0
     with pytest.raises(UsageError, match="dagron cache clear"):
         shell.run_line_magic("dagron", "cache purge")
+    with pytest.raises(UsageError, match="cache dir PATH"):
+        shell.run_line_magic("dagron", "cache dir")
     with pytest.raises(UsageError, match="needs a DAG, Pipeline or ExecutionResult"):
         shell.run_line_magic("dagron", "plan")
