@@ -167,6 +167,7 @@ class Pipeline:
         # parameters with whether they need a value (no default)
         self._shape = [
             (
+                AsyncBoundTask if t.is_async else BoundTask,
                 t,
                 [p.name for p in t.parameters if p.name in self.tasks],
                 [(p.name, p.default is p.empty) for p in t.parameters if p.name not in self.tasks],
@@ -183,14 +184,13 @@ class Pipeline:
         values: dict[str, Any] = {}
         bound: dict[str, Callable[[], Any]] = {}
         missing: list[str] = []
-        for t, deps, others in self._shape:
-            fixed = {}
+        for maker, t, deps, others in self._shape:
+            fixed: dict[str, Any] = {}
             for param, required in others:
                 if param in given:
                     fixed[param] = given[param]
                 elif required:
                     missing.append(f"{t.name}({param})")
-            maker = AsyncBoundTask if t.is_async else BoundTask
             bound[t.name] = maker(t, deps, fixed, values)
         if missing:
             raise ConfigurationError(
@@ -351,16 +351,19 @@ class BoundTask:
         self.dagron_cache = t.dagron_cache
 
     def kwargs(self) -> dict[str, Any]:
-        if not self.deps:
-            return self.fixed
-        values = self.values
-        kwargs = {d: values[d] for d in self.deps}
-        if self.fixed:
-            kwargs.update(self.fixed)
+        """The keyword arguments of the call: upstream values and fixed inputs."""
+        kwargs = dict(zip(self.deps, map(self.values.__getitem__, self.deps)))
+        kwargs.update(self.fixed)
         return kwargs
 
     def __call__(self) -> Any:
-        value = self.func(**self.kwargs())
+        # the per-task hot path: no call but the user's when there is nothing to pass
+        if self.deps:
+            value = self.func(**self.kwargs())
+        elif self.fixed:
+            value = self.func(**self.fixed)
+        else:
+            value = self.func()
         self.values[self.name] = value
         return value
 
