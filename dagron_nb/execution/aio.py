@@ -66,6 +66,8 @@ class AsyncDAGExecutor(Executor):
     2
     """
 
+    uses_cache = True  # it asks the result cache before each node
+
     async def execute(
         self,
         tasks: Mapping[str, Callable[[], Any] | None],

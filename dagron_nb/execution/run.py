@@ -434,6 +434,10 @@ class Executor:
     everything the user passes is checked here, before any run.
     """
 
+    #: a driver that asks ``Run.cache_lookup`` before each node and calls
+    #: ``Run.cache_store`` after it sets this; others refuse ``cache=``
+    uses_cache = False
+
     def __init__(
         self,
         dag: DAG,
@@ -466,6 +470,11 @@ class Executor:
                 f"cache must be a dagron_nb ResultCache (or None for no cache), got "
                 f"{type(cache).__name__}; make one with ResultCache() or "
                 "ResultCache(cache_dir=...)."
+            )
+        if cache is not None and not self.uses_cache:
+            raise ConfigurationError(
+                f"{type(self).__name__} does not use a result cache (yet); run with "
+                "DAGExecutor or AsyncDAGExecutor for cache=, or leave cache out."
             )
         #: where results are looked up before each node runs (None: never)
         self.cache = cache

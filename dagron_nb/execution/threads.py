@@ -79,6 +79,8 @@ class DAGExecutor(Executor):
     3
     """
 
+    uses_cache = True  # it asks the result cache before each node
+
     def default_max_workers(self) -> int:
         return default_workers()
 
