@@ -173,6 +173,8 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         #: callbacks objects that also watch the runs of "Re-run failed" (the
         #: magic keeps its result variable up to date with one)
         self.rerun_callbacks: list[object] = []
+        #: the result cache "Re-run failed" runs with (``%%dagron`` passes its own)
+        self.rerun_cache: Any = None
         self._result: ExecutionResult | None = None  # the last run's, for the inspector
         control.listen(self)
         self.palette = [
@@ -459,7 +461,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         from dagron_nb.execution.threads import DAGExecutor
 
         callbacks = [self, OutputCapture(), *self.rerun_callbacks]
-        executor = DAGExecutor(result.dag, callbacks=callbacks)
+        executor = DAGExecutor(result.dag, callbacks=callbacks, cache=self.rerun_cache)
         return executor.execute(rerun_tasks(result), cancel_event=self.cancel_event)
 
     # -- sending ----------------------------------------------------------------------

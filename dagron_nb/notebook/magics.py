@@ -316,6 +316,8 @@ class DagronMagics(Magics):
             "refresh_cache": args.force,
             "cancel_event": cancel_event,
         }
+        if not args.no_live:
+            live.rerun_cache = options["cache"]  # "Re-run failed" fills the same cache
         use_async = args.use_async or any(t.is_async for t in pipeline.tasks.values())
         try:
             if use_async:

@@ -7,7 +7,9 @@ task again, the very callable the last run used (``result.tasks``, taken out
 of the last run's output-capture wrapper: the new run captures anew). For a
 ``Pipeline`` that callable reads its upstream values from the store its
 binding keeps, which holds the last run's values, so a re-run task sees them
-whether its predecessors ran again or not.
+whether its predecessors ran again or not. Given the run's cache (``%%dagron``'s),
+the nodes that run again store their new results in it, so the next run of the
+cell finds them; the replayed values are not cached twice.
 
 >>> import dagron_nb as dagron
 >>> dag = dagron.DAG.builder().add_edge("load", "fit").build()
@@ -31,6 +33,7 @@ from types import CodeType
 from typing import Any
 
 from dagron_nb.core.results import ExecutionResult
+from dagron_nb.execution.cache import CACHE_ATTRIBUTE
 
 
 def can_rerun(result: ExecutionResult | None) -> bool:
@@ -80,4 +83,6 @@ def _returning(value: Any) -> Callable[[], Any]:
     def again() -> Any:
         return value
 
+    # a replayed value is not a result worth caching (the real task's is cached already)
+    setattr(again, CACHE_ATTRIBUTE, False)
     return again

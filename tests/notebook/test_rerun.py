@@ -89,23 +89,32 @@ def test_the_magic_stores_the_rerun_result(
     monkeypatch.setattr(live_module, "LiveDAG", Kept)
     shell = captured_shell
     shell.run_line_magic("load_ext", "dagron_nb")
-    shell.user_ns["attempts"] = []
+    # flaky through the environment: globals a task reads are part of its cache key
+    monkeypatch.setenv("DAGRON_TEST_FLAKY", "1")
     cell = textwrap.dedent(
         """
+        import os
         def first():
             return 20
         def second(first):
-            attempts.append(1)
-            if len(attempts) == 1:
+            if os.environ.get("DAGRON_TEST_FLAKY"):
                 raise ValueError("flaky")
             return first + 1
         """
     )
     shell.run_cell_magic("dagron", "--no-raise -o flaky_result", cell)
     assert not shell.user_ns["flaky_result"].ok
+    monkeypatch.delenv("DAGRON_TEST_FLAKY")
     (live,) = made
     assert live.can_rerun
     again = live.rerun_failed()  # what the widget's button does
     assert again is not None
     assert shell.user_ns["flaky_result"] is again
     assert again["second"].result == 21
+
+    # the re-run filled the cell's cache: running the cell again takes it from there
+    shell.run_cell_magic("dagron", "--no-raise -o flaky_result", cell)
+    last = shell.user_ns["flaky_result"]
+    assert dict(zip(last.names, last.statuses)) == dict.fromkeys(
+        ["first", "second"], NodeStatus.CACHE_HIT
+    )
