@@ -409,7 +409,7 @@ class _Shape:
         self.func = t.func
         self.timeout = t.timeout
         self.cache = t.dagron_cache
-        self.maker = AsyncBoundTask if t.is_async else BoundTask
+        self.maker: type[BoundTask] = BoundTask
         #: upstream task names, in parameter order
         self.deps = [p.name for p in t.parameters if p.name in tasks]
         #: the other parameters, each with whether it needs a value (no default)
@@ -419,6 +419,15 @@ class _Shape:
         self.positional = len(self.deps) if _positional(t, tasks) else 0
         self.first = self.deps[0] if self.deps else ""
         self.second = self.deps[1] if len(self.deps) > 1 else ""
+        # the class whose __call__ fits this task: no branching per call
+        if t.is_async:
+            self.maker = AsyncBoundTask
+        elif self.positional == 1:
+            self.maker = _OneUpstream
+        elif self.positional == 2:
+            self.maker = _TwoUpstream
+        elif not self.deps:
+            self.maker = _NoUpstream
 
 
 class BoundTask:
@@ -499,6 +508,36 @@ class BoundTask:
 
     def __repr__(self) -> str:
         return f"<bound task {self.shape.name!r}>"
+
+
+class _NoUpstream(BoundTask):
+    __slots__ = ()
+
+    def __call__(self) -> Any:
+        shape = self.shape
+        value = shape.func(**self.fixed) if self.fixed else shape.func()
+        self.values[shape.name] = value
+        return value
+
+
+class _OneUpstream(BoundTask):
+    __slots__ = ()
+
+    def __call__(self) -> Any:
+        shape = self.shape
+        values = self.values
+        value = values[shape.name] = shape.func(values[shape.first])
+        return value
+
+
+class _TwoUpstream(BoundTask):
+    __slots__ = ()
+
+    def __call__(self) -> Any:
+        shape = self.shape
+        values = self.values
+        value = values[shape.name] = shape.func(values[shape.first], values[shape.second])
+        return value
 
 
 class AsyncBoundTask(BoundTask):
