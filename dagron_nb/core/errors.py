@@ -16,6 +16,8 @@ keeps working::
     │                                 before any task runs
     ├── NodeTimeoutError (TimeoutError)
     │                                 stored as the error of a TIMED_OUT node
+    ├── ClusterError (RuntimeError)   the Dask cluster failed a node: its worker
+    │                                 died, or the scheduler was lost
     └── InvalidTransitionError (RuntimeError)
                                       a status change the state machine forbids;
                                       always a bug in dagron_nb, never user input
@@ -108,6 +110,10 @@ class NodeTimeoutError(DagronError, TimeoutError):
         self.seconds = seconds
         what = "the run's timeout" if whole_run else "its node timeout"
         super().__init__(f"node {name!r} was still running after {what} of {seconds:g} s")
+
+
+class ClusterError(DagronError, RuntimeError):
+    """Stored as the error of a node that the Dask cluster, not its task, failed."""
 
 
 class InvalidTransitionError(DagronError, RuntimeError):
