@@ -175,6 +175,7 @@ class DaskDriver:
                 token=self.token,
                 topic=topic,
                 node=node,
+                name=run.names[node],
                 func=call.func,
                 fixed=call.fixed,
                 names=call.names,
@@ -490,7 +491,7 @@ class DaskDriver:
                 raise
             error = exc
         if future.status == "cancelled" and self.client.status != "running":
-            self._lose(f"the connection to the scheduler was lost ({error})")
+            self._lose("the connection to the scheduler was lost")
             return
         culprit = _node_of(getattr(error, "task", None), self.prefix)
         culprit = node if culprit is None else culprit
@@ -581,12 +582,13 @@ class DaskDriver:
         try:
             self.run_.values[node] = self.futures[node].result(timeout=5.0)
         except (Exception, _dask_cancelled()) as exc:
+            text = str(exc).strip().splitlines()[-1:] or [""]
             logger.error(
-                "the value of node %r could not be fetched from the Dask cluster (%s: %s); "
-                "its result is None. A value must pickle to leave its worker.",
+                "the value of node %r could not be fetched from the Dask cluster "
+                "(%s: %s); its result is None.",
                 self.run_.names[node],
                 type(exc).__name__,
-                exc,
+                text[0][:300],
             )
 
     def _fetch_outputs(self) -> None:

@@ -79,6 +79,7 @@ class NodeSpec:
     token: str
     topic: str
     node: int
+    name: str
     func: Callable[..., Any]
     fixed: Mapping[str, Any] = field(default_factory=dict)
     names: tuple[str, ...] = ()
@@ -156,6 +157,7 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Any:
         value = spec.func(**kwargs)
         if inspect.isawaitable(value):  # a coroutine function: this thread has no loop
             value = asyncio.run(_awaited(value))
+        sendable(spec.name, value)
     except BaseException as exc:  # the task's failure is its result
         value = Failed(portable(exc))
         outcome, text = FAILED, f"{type(exc).__name__}: {exc}"[:_MAX_TEXT]
@@ -169,6 +171,37 @@ def run_node(spec: NodeSpec, *upstream: Any) -> Any:
         msg = ("end", spec.token, spec.node, outcome, wall, seconds, address, text)
         worker.log_event(spec.topic, msg)
     return value
+
+
+_PLAIN = frozenset({type(None), bool, int, float, str, bytes})
+
+
+def sendable(name: str, value: Any) -> None:
+    """Raise a clear error now if ``value`` could never leave this worker.
+
+    Dask pickles a value to pass it to another worker or to the notebook; a
+    value that cannot be pickled would fail there, far from its node. Large
+    buffers (NumPy, pandas) are pickled out of band here, so not copied.
+    """
+    if type(value) in _PLAIN:
+        return
+    buffers: list[Any] = []
+    try:
+        pickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    except Exception:
+        try:
+            import cloudpickle
+
+            cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+        except Exception as exc:
+            from dagron_nb.core.errors import ClusterError
+
+            raise ClusterError(
+                f"node {name!r} returned a value that cannot be pickled, so it cannot leave "
+                f"its Dask worker ({type(exc).__name__}: {exc}). Return plain data (numbers, "
+                "strings, lists, dicts, arrays, data frames); keep connections, locks, "
+                "files and generators inside the task."
+            ) from None
 
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:

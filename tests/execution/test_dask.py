@@ -8,6 +8,7 @@ sharing this module's events with the in-process workers) or partials of them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import subprocess
@@ -24,6 +25,7 @@ distributed = pytest.importorskip("distributed", reason="DaskExecutor needs dask
 
 import dagron_nb as dagron  # noqa: E402
 from dagron_nb import ConfigurationError, NodeStatus, NodeTimeoutError, Pipeline, task  # noqa: E402
+from dagron_nb.core.errors import ClusterError  # noqa: E402
 from dagron_nb.execution.dask import DaskExecutor  # noqa: E402
 
 S = NodeStatus
@@ -426,6 +428,36 @@ def test_ctrl_c_cancels_the_rest_and_keeps_the_partial_result(client: Any) -> No
     assert partial is executor.last_result
     assert statuses(partial) == {"a": S.COMPLETED, "b": S.CANCELLED}
     assert partial["b"].reason == "interrupted (KeyboardInterrupt)"
+
+
+def test_losing_the_scheduler_mid_run_ends_the_run_with_a_clear_error(stuck: None) -> None:
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+    )
+    own = distributed.Client(cluster, set_as_default=False)
+
+    class StopTheScheduler:
+        def on_node_start(self, name: str) -> None:
+            threading.Thread(target=cluster.sync, args=(cluster.scheduler.close,)).start()
+
+    dag = dagron.DAG.builder().add_edge("stuck", "after").build()
+    tasks = {"stuck": _stuck, "after": _must_not_run}
+    began = time.perf_counter()
+    try:
+        result = DaskExecutor(dag, client=own, callbacks=StopTheScheduler()).execute(tasks)
+        elapsed = time.perf_counter() - began
+    finally:
+        _RELEASE.set()
+        # the client and the workers give up reconnecting to the stopped scheduler
+        with contextlib.suppress(TimeoutError):
+            own.close(timeout=1)
+        with contextlib.suppress(TimeoutError):
+            cluster.close(timeout=2)
+    assert elapsed < PATIENCE
+    assert statuses(result) == {"stuck": S.FAILED, "after": S.CANCELLED}
+    assert isinstance(result["stuck"].error, ClusterError)
+    assert "the Dask scheduler stopped answering" in str(result["stuck"].error)
+    assert result["after"].reason == "cancelled: the Dask scheduler was lost"
 
 
 # -- bad input -------------------------------------------------------------------------
