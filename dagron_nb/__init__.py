@@ -20,16 +20,22 @@ from dagron_nb.core.errors import (
     CycleError,
     DagronError,
     DuplicateNodeError,
+    EdgeNotFoundError,
     GraphError,
     InvalidNodeNameError,
     InvalidTransitionError,
     NodeNotFoundError,
     NodeTimeoutError,
+    StaleNodeRefError,
 )
-from dagron_nb.core.graph import DAG, DAGBuilder, ExecutionStep
+from dagron_nb.core.graph import DAG, DAGBuilder
+from dagron_nb.core.inspection import NodeInspection, ValuePreview
+from dagron_nb.core.plan import ExecutionPlan, ExecutionStep, ScheduledNode
+from dagron_nb.core.refs import NodeRef
 from dagron_nb.core.results import ExecutionResult, NodeResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEvent, TraceEventType
 from dagron_nb.execution.aio import AsyncDAGExecutor
+from dagron_nb.execution.capture import OutputCapture
 from dagron_nb.execution.pipeline import Pipeline, Task, task
 from dagron_nb.execution.threads import DAGExecutor
 
@@ -45,7 +51,9 @@ __all__ = [
     "DagronError",
     "DaskExecutor",
     "DuplicateNodeError",
+    "EdgeNotFoundError",
     "ExecutionCallbacks",
+    "ExecutionPlan",
     "ExecutionResult",
     "ExecutionStep",
     "ExecutionTrace",
@@ -55,14 +63,20 @@ __all__ = [
     "HookRegistry",
     "InvalidNodeNameError",
     "InvalidTransitionError",
+    "NodeInspection",
     "NodeNotFoundError",
+    "NodeRef",
     "NodeResult",
     "NodeStatus",
     "NodeTimeoutError",
+    "OutputCapture",
     "Pipeline",
+    "ScheduledNode",
+    "StaleNodeRefError",
     "Task",
     "TraceEvent",
     "TraceEventType",
+    "ValuePreview",
     "__version__",
     "load_ipython_extension",
     "task",

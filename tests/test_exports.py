@@ -12,7 +12,10 @@ PUBLIC = {
     # graph and plans
     "DAG",
     "DAGBuilder",
+    "ExecutionPlan",
     "ExecutionStep",
+    "ScheduledNode",
+    "NodeRef",
     # running
     "DAGExecutor",
     "AsyncDAGExecutor",
@@ -24,6 +27,9 @@ PUBLIC = {
     "ExecutionResult",
     "NodeResult",
     "NodeStatus",
+    "NodeInspection",
+    "ValuePreview",
+    "OutputCapture",
     # callbacks, hooks, tracing
     "ExecutionCallbacks",
     "HookContext",
@@ -39,6 +45,8 @@ PUBLIC = {
     "DuplicateNodeError",
     "InvalidNodeNameError",
     "NodeNotFoundError",
+    "StaleNodeRefError",
+    "EdgeNotFoundError",
     "ConfigurationError",
     "NodeTimeoutError",
     "InvalidTransitionError",
@@ -91,7 +99,8 @@ def test_every_public_object_of_the_package_is_exported() -> None:
 def test_exported_classes_live_where_the_layout_says() -> None:
     homes = {
         "DAG": "dagron_nb.core.graph",
-        "NodeStatus": "dagron_nb.core.results",
+        "ExecutionPlan": "dagron_nb.core.plan",
+        "NodeStatus": "dagron_nb.core.status",
         "ExecutionCallbacks": "dagron_nb.core.callbacks",
         "ExecutionTrace": "dagron_nb.core.tracing",
         "CycleError": "dagron_nb.core.errors",

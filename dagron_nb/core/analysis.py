@@ -40,9 +40,9 @@ or https://ui.perfetto.dev.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from dagron_nb.core.plan import (
     bottom_levels,
@@ -54,7 +54,6 @@ from dagron_nb.core.plan import (
 
 if TYPE_CHECKING:
     from dagron_nb.core.graph import DAG
-    from dagron_nb.core.results import ExecutionResult
 
 #: Differences smaller than this fraction of the makespan are float noise, not slack.
 _TOLERANCE = 1e-9
@@ -114,7 +113,7 @@ def plan_analysis(dag: DAG, costs: Mapping[str, float] | None = None) -> PlanAna
     makespan = max(finish, default=0.0)
     start = [f - c for f, c in zip(finish, cost)]
     latest_start = [makespan - b for b in bottom]
-    chain = critical_path(dag, costs)
+    chain = critical_path(index, costs)
     on_chain = set(chain)
     level = levels(index)
     return PlanAnalysis(
@@ -136,6 +135,21 @@ def plan_analysis(dag: DAG, costs: Mapping[str, float] | None = None) -> PlanAna
         makespan=makespan,
         critical_path=chain,
     )
+
+
+class MeasuredRun(Protocol):
+    """What ``run_analysis`` reads of a finished run; an ``ExecutionResult`` is one.
+
+    (A protocol rather than an import keeps this module below ``results``,
+    whose ``ExecutionResult.critical_path()`` calls down into it.)
+    """
+
+    @property
+    def dag(self) -> DAG: ...
+    @property
+    def started(self) -> Sequence[float | None]: ...
+    @property
+    def finished(self) -> Sequence[float | None]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +178,7 @@ class RunAnalysis:
     critical_edges: list[tuple[str, str]]
 
 
-def run_analysis(result: ExecutionResult) -> RunAnalysis:
+def run_analysis(result: MeasuredRun) -> RunAnalysis:
     """The chain of nodes that set a run's end, and every node's slack.
 
     >>> import dagron_nb as dagron

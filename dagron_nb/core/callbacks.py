@@ -80,7 +80,11 @@ class RunView:
     so a poller sees every node's status as it was at some recent moment; the
     exact final state is the ``ExecutionResult`` passed to ``on_run_end``.
     ``started`` / ``finished`` are seconds since ``t0`` (a ``time.perf_counter``
-    value); an entry may stay None until the node has finished.
+    value); an entry may stay None until the node has finished. ``values``,
+    ``workers``, ``tasks`` and ``captured_output`` (node name -> what it
+    printed so far) feed ``core.inspection.inspect_node`` mid-run;
+    ``cancel_reason()`` is why the run is being cancelled (None while it is
+    not), for ``core.inspection.cancel_state``.
     """
 
     dag: DAG
@@ -91,6 +95,11 @@ class RunView:
     started: list[float | None]
     finished: list[float | None]
     t0: float
+    values: list[Any] | None = None
+    workers: list[str | None] | None = None
+    tasks: list[Callable[..., Any] | None] | None = None
+    captured_output: Callable[[str], str] | None = None
+    cancel_reason: Callable[[], str | None] | None = None
 
 
 def _flatten(callbacks: object) -> list[object]:

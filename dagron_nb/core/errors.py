@@ -11,6 +11,9 @@ keeps working::
     │   ├── DuplicateNodeError        a node name is added twice
     │   └── InvalidNodeNameError      a name is not a non-empty string
     ├── NodeNotFoundError (KeyError)  a name that is not in the DAG
+    │   ├── StaleNodeRefError         a NodeRef whose node was removed and
+    │   │                             added again (a different node now)
+    │   └── EdgeNotFoundError         an edge that is not in the DAG
     ├── ConfigurationError (ValueError, TypeError)
     │                                 bad executor / pipeline input, found
     │                                 before any task runs
@@ -74,11 +77,11 @@ class DuplicateNodeError(GraphError):
 class InvalidNodeNameError(GraphError, TypeError):
     """A node name is not a non-empty string."""
 
-    def __init__(self, name: object) -> None:
+    def __init__(self, name: object, hint: str = "") -> None:
         self.name = name
+        fix = hint or "Convert it with str() or pick a name."
         super().__init__(
-            f"node names must be non-empty strings, got {name!r} "
-            f"({type(name).__name__}). Convert it with str() or pick a name."
+            f"node names must be non-empty strings, got {name!r} ({type(name).__name__}). {fix}"
         )
 
 
@@ -96,6 +99,40 @@ class NodeNotFoundError(DagronError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise repr() the message
         return self.message
+
+
+class StaleNodeRefError(NodeNotFoundError):
+    """A ``NodeRef`` names a node that was removed and added again since.
+
+    >>> print(StaleNodeRefError("a", 0, 1))  # doctest: +ELLIPSIS
+    NodeRef 'a' (epoch 0) is stale: node 'a' was removed and added again (now epoch 1). ...
+    """
+
+    def __init__(self, name: str, epoch: int, current: int) -> None:
+        super().__init__(name)
+        self.epoch = epoch
+        self.current = current
+        self.message = (
+            f"NodeRef {name!r} (epoch {epoch}) is stale: node {name!r} was removed "
+            f"and added again (now epoch {current}). Use dag.node_ref({name!r}) for "
+            "a handle to the current node."
+        )
+
+
+class EdgeNotFoundError(NodeNotFoundError):
+    """An edge ``source -> target`` is not in the DAG.
+
+    >>> print(EdgeNotFoundError("a", "b"))
+    no such edge: 'a' -> 'b' is not in the DAG; see .edges() for the edges.
+    """
+
+    def __init__(self, source: str, target: str) -> None:
+        super().__init__(f"{source} -> {target}")
+        self.source = source
+        self.target = target
+        self.message = (
+            f"no such edge: {source!r} -> {target!r} is not in the DAG; see .edges() for the edges."
+        )
 
 
 class ConfigurationError(DagronError, ValueError, TypeError):

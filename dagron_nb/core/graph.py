@@ -16,27 +16,24 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from dagron_nb.core.errors import (
+    ConfigurationError,
     CycleError,
     DuplicateNodeError,
+    EdgeNotFoundError,
     GraphError,
     InvalidNodeNameError,
     NodeNotFoundError,
+    StaleNodeRefError,
 )
+from dagron_nb.core.index import GraphIndex, build_index
+from dagron_nb.core.items import check_label, check_metadata, check_weight, edge_item, node_item
+from dagron_nb.core.plan import ExecutionPlan, critical_path, execution_plan
+from dagron_nb.core.refs import NodeArg, NodeRef, node_name
 
-
-@dataclass(frozen=True, slots=True)
-class GraphIndex:
-    """Integer-indexed adjacency of a DAG snapshot; ``topo`` is a topological order."""
-
-    names: list[str]
-    position: dict[str, int]
-    succ: list[list[int]]
-    pred: list[list[int]]
-    topo: list[int]
+_V = TypeVar("_V")
 
 
 def _check_name(name: object) -> str:
@@ -48,11 +45,18 @@ def _check_name(name: object) -> str:
 class DAG:
     """A directed acyclic graph of named nodes.
 
+    ``add_node`` returns a ``NodeRef`` (as in the original dagron); the other
+    mutators return the DAG, so calls chain.
+
     >>> dag = DAG()
-    >>> dag.add_nodes(["load", "clean", "plot"]).add_edge("load", "clean")
+    >>> dag.add_node("load", payload={"path": "data.csv"})
+    NodeRef('load', epoch=0)
+    >>> dag.add_nodes(["clean", "plot"]).add_edge("load", "clean", weight=2.0)
     DAG(nodes=3, edges=1)
-    >>> dag.add_edge("clean", "plot").topological_sort()
+    >>> dag.add_edge("clean", "plot", label="figure").topological_sort()
     ['load', 'clean', 'plot']
+    >>> dag.edge_weight("load", "clean"), dag.edge_label("clean", "plot")
+    (2.0, 'figure')
     """
 
     def __init__(self) -> None:
@@ -60,6 +64,10 @@ class DAG:
         self._pred: dict[str, dict[str, None]] = {}
         self._payload: dict[str, Any] = {}
         self._metadata: dict[str, dict[str, Any]] = {}
+        # (weight, label) of the edges that have either; most edges have neither
+        self._edge_attrs: dict[tuple[str, str], tuple[float | None, str | None]] = {}
+        # epoch of names added again after a removal; absent means epoch 0
+        self._epochs: dict[str, int] = {}
         self._edge_count = 0
         self._frozen = False
         self._snapshot: DAG | None = None
@@ -82,11 +90,13 @@ class DAG:
 
     def add_node(
         self, name: str, payload: Any = None, metadata: Mapping[str, Any] | None = None
-    ) -> DAG:
-        """Add a node; a second node of the same name raises ``DuplicateNodeError``."""
+    ) -> NodeRef:
+        """Add a node and return its ``NodeRef``; a second node of the same name
+        raises ``DuplicateNodeError``."""
         _check_name(name)
         if name in self._succ:
             raise DuplicateNodeError(name)
+        check_metadata(name, metadata)
         self._changed()
         self._succ[name] = {}
         self._pred[name] = {}
@@ -94,80 +104,153 @@ class DAG:
             self._payload[name] = payload
         if metadata:
             self._metadata[name] = dict(metadata)
-        return self
+        return NodeRef(name, self._epochs.get(name, 0))
 
-    def add_nodes(self, names: Iterable[str]) -> DAG:
-        """Add several nodes; all or none (a bad one leaves the DAG unchanged)."""
+    def add_nodes(self, nodes: Iterable[str | tuple[Any, ...]]) -> DAG:
+        """Add several nodes, each a name, ``(name, payload)`` or
+        ``(name, payload, metadata)``; all or none (a bad one leaves the DAG
+        unchanged). Returns the DAG; ``node_ref(name)`` gives a handle."""
+        if isinstance(nodes, str):
+            raise ConfigurationError(
+                f"add_nodes() takes a list of nodes, got the string {nodes!r}; "
+                f"write add_nodes([{nodes!r}]) or add_node({nodes!r})."
+            )
         added: list[str] = []
+        epochs = self._epochs
         try:
-            for name in names:
-                self.add_node(name)
+            for item in nodes:
+                name, payload, metadata = node_item(item)
+                self.add_node(name, payload, metadata)
                 added.append(name)
         except BaseException:
             for name in reversed(added):
                 self.remove_node(name)
+            self._epochs = epochs  # as if the nodes had never been added
             raise
         return self
 
-    def add_edge(self, source: str, target: str) -> DAG:
-        """Add ``source -> target``; both must exist, and no cycle may result."""
-        for name in (source, target):
-            _check_name(name)
+    def node_ref(self, name: str) -> NodeRef | None:
+        """The ``NodeRef`` of the node called ``name`` now, or None if there is none."""
+        if name not in self._succ:
+            return None
+        return NodeRef(name, self._epochs.get(name, 0))
+
+    def _name(self, node: NodeArg) -> str:
+        """The name of a node argument that must be in the DAG (a live handle)."""
+        if type(node) is str:
+            if node not in self._succ:
+                raise NodeNotFoundError(node)
+            return node
+        name = node_name(node)
+        if name not in self._succ:
+            raise NodeNotFoundError(name)
+        if isinstance(node, NodeRef):
+            current = self._epochs.get(name, 0)
+            if node.epoch != current:
+                raise StaleNodeRefError(name, node.epoch, current)
+        return name
+
+    def _has(self, node: object) -> bool:
+        try:
+            self._name(node)  # type: ignore[arg-type]
+        except StaleNodeRefError:
+            raise
+        except (NodeNotFoundError, InvalidNodeNameError):
+            return False
+        return True
+
+    def add_edge(
+        self,
+        source: NodeArg,
+        target: NodeArg,
+        weight: float | None = None,
+        label: str | None = None,
+    ) -> DAG:
+        """Add ``source -> target``; both must exist, and no cycle may result.
+
+        ``weight`` and ``label`` are kept with the edge (``edge_weight``,
+        ``edge_label``) and drawn on pictures; they do not change scheduling.
+        Adding an edge that exists again keeps one edge and takes the new
+        weight / label where given.
+        """
+        names = [node_name(source), node_name(target)]
+        for node, name in zip((source, target), names):
             if name not in self._succ:
-                raise NodeNotFoundError(name, f"in edge {source!r} -> {target!r}")
-        if target in self._succ[source]:
+                raise NodeNotFoundError(name, f"in edge {names[0]!r} -> {names[1]!r}")
+            self._name(node)  # a stale NodeRef is refused here
+        u, v = names
+        attrs = (check_weight(u, v, weight), check_label(u, v, label))
+        if v in self._succ[u]:
+            if attrs != (None, None):
+                old = self._edge_attrs.get((u, v), (None, None))
+                self._edge_attrs[(u, v)] = (
+                    old[0] if attrs[0] is None else attrs[0],
+                    old[1] if attrs[1] is None else attrs[1],
+                )
             return self
-        if source == target:
-            raise CycleError([source, source], "a node cannot depend on itself.")
-        path = self._path(target, source)
+        if u == v:
+            raise CycleError([u, u], "a node cannot depend on itself.")
+        path = self._path(v, u)
         if path is not None:
             raise CycleError(
-                [source, *path],
-                f"adding {source!r} -> {target!r} would close this cycle; the DAG is unchanged.",
+                [u, *path],
+                f"adding {u!r} -> {v!r} would close this cycle; the DAG is unchanged.",
             )
         self._changed()
-        self._succ[source][target] = None
-        self._pred[target][source] = None
+        self._succ[u][v] = None
+        self._pred[v][u] = None
         self._edge_count += 1
+        if attrs != (None, None):
+            self._edge_attrs[(u, v)] = attrs
         return self
 
-    def add_edges(self, edges: Iterable[tuple[str, str]]) -> DAG:
-        """Add several edges; all or none (a bad one leaves the DAG unchanged)."""
+    def add_edges(self, edges: Iterable[tuple[Any, ...]]) -> DAG:
+        """Add several edges, each ``(source, target)``, ``(source, target,
+        weight)`` or ``(source, target, weight, label)``; all or none (a bad one
+        leaves the DAG unchanged)."""
         added: list[tuple[str, str]] = []
+        attrs_before = dict(self._edge_attrs)
         try:
-            for source, target in edges:
+            for item in edges:
+                source, target, weight, label = edge_item(item)
                 before = self._edge_count
-                self.add_edge(source, target)
+                self.add_edge(source, target, weight, label)
                 if self._edge_count != before:  # not an edge that was already there
-                    added.append((source, target))
+                    added.append((node_name(source), node_name(target)))
         except BaseException:
             for source, target in reversed(added):
                 self.remove_edge(source, target)
+            self._edge_attrs = attrs_before
             raise
         return self
 
-    def remove_edge(self, source: str, target: str) -> DAG:
+    def remove_edge(self, source: NodeArg, target: NodeArg) -> DAG:
+        u, v = node_name(source), node_name(target)
         if not self.has_edge(source, target):
-            raise NodeNotFoundError(
-                f"{source} -> {target}", "no such edge; see .edges() for the edges"
-            )
+            raise EdgeNotFoundError(u, v)
         self._changed()
-        del self._succ[source][target]
-        del self._pred[target][source]
+        del self._succ[u][v]
+        del self._pred[v][u]
+        self._edge_attrs.pop((u, v), None)
         self._edge_count -= 1
         return self
 
-    def remove_node(self, name: str) -> DAG:
-        self._require(name)
+    def remove_node(self, node: NodeArg) -> DAG:
+        """Remove a node and its edges; its ``NodeRef`` goes stale."""
+        name = self._name(node)
         self._changed()
         for s in self._succ.pop(name):
             del self._pred[s][name]
+            self._edge_attrs.pop((name, s), None)
             self._edge_count -= 1
         for p in self._pred.pop(name):
             del self._succ[p][name]
+            self._edge_attrs.pop((p, name), None)
             self._edge_count -= 1
         self._payload.pop(name, None)
         self._metadata.pop(name, None)
+        # a node added later under this name is another node, with the next epoch
+        self._epochs[name] = self._epochs.get(name, 0) + 1
         return self
 
     def _path(self, start: str, goal: str) -> list[str] | None:
@@ -190,31 +273,64 @@ class DAG:
                 queue.append(nxt)
         return None
 
-    # -- payload and metadata ---------------------------------------------------
-    def get_payload(self, name: str) -> Any:
-        self._require(name)
-        return self._payload.get(name)
+    # -- payload, metadata, edge attributes --------------------------------------
+    def get_payload(self, node: NodeArg) -> Any:
+        """The payload of a node (None if it has none)."""
+        return self._payload.get(self._name(node))
 
-    def get_metadata(self, name: str) -> dict[str, Any]:
-        self._require(name)
-        return dict(self._metadata.get(name, {}))
+    def set_payload(self, node: NodeArg, payload: Any) -> DAG:
+        """Replace a node's payload; runs started afterwards see the new one."""
+        name = self._name(node)
+        self._changed()
+        if payload is None:
+            self._payload.pop(name, None)
+        else:
+            self._payload[name] = payload
+        return self
+
+    def get_metadata(self, node: NodeArg) -> dict[str, Any]:
+        """A copy of a node's metadata dict (``{}`` if it has none)."""
+        return dict(self._metadata.get(self._name(node), {}))
+
+    def set_metadata(self, node: NodeArg, metadata: Mapping[str, Any] | None) -> DAG:
+        """Replace a node's metadata (None or ``{}`` clears it)."""
+        name = self._name(node)
+        check_metadata(name, metadata)
+        self._changed()
+        if metadata:
+            self._metadata[name] = dict(metadata)
+        else:
+            self._metadata.pop(name, None)
+        return self
+
+    def edge_weight(self, source: NodeArg, target: NodeArg) -> float | None:
+        """The weight given to edge ``source -> target``, or None."""
+        return self._edge_attr(source, target)[0]
+
+    def edge_label(self, source: NodeArg, target: NodeArg) -> str | None:
+        """The label given to edge ``source -> target``, or None."""
+        return self._edge_attr(source, target)[1]
+
+    def _edge_attr(self, source: NodeArg, target: NodeArg) -> tuple[float | None, str | None]:
+        if not self.has_edge(source, target):
+            raise EdgeNotFoundError(node_name(source), node_name(target))
+        return self._edge_attrs.get((node_name(source), node_name(target)), (None, None))
 
     # -- queries ----------------------------------------------------------------
-    def _require(self, name: str) -> None:
-        if name not in self._succ:
-            raise NodeNotFoundError(name)
-
     def node_count(self) -> int:
         return len(self._succ)
 
     def edge_count(self) -> int:
         return self._edge_count
 
-    def has_node(self, name: str) -> bool:
-        return name in self._succ
+    def has_node(self, node: NodeArg) -> bool:
+        """Whether the node is in the DAG (a stale ``NodeRef`` raises)."""
+        return self._has(node)
 
-    def has_edge(self, source: str, target: str) -> bool:
-        return source in self._succ and target in self._succ[source]
+    def has_edge(self, source: NodeArg, target: NodeArg) -> bool:
+        if not (self._has(source) and self._has(target)):
+            return False
+        return node_name(target) in self._succ[node_name(source)]
 
     def nodes(self) -> list[str]:
         return list(self._succ)
@@ -222,21 +338,19 @@ class DAG:
     def edges(self) -> list[tuple[str, str]]:
         return [(s, t) for s, targets in self._succ.items() for t in targets]
 
-    def predecessors(self, name: str) -> list[str]:
-        self._require(name)
+    def predecessors(self, node: NodeArg) -> list[str]:
+        name = self._name(node)
         return list(self._pred[name])
 
-    def successors(self, name: str) -> list[str]:
-        self._require(name)
+    def successors(self, node: NodeArg) -> list[str]:
+        name = self._name(node)
         return list(self._succ[name])
 
-    def ancestors(self, name: str) -> set[str]:
-        self._require(name)
-        return self._reach(name, self._pred)
+    def ancestors(self, node: NodeArg) -> set[str]:
+        return self._reach(self._name(node), self._pred)
 
-    def descendants(self, name: str) -> set[str]:
-        self._require(name)
-        return self._reach(name, self._succ)
+    def descendants(self, node: NodeArg) -> set[str]:
+        return self._reach(self._name(node), self._succ)
 
     @staticmethod
     def _reach(start: str, adjacency: dict[str, dict[str, None]]) -> set[str]:
@@ -260,22 +374,18 @@ class DAG:
         idx = self.index()
         return [idx.names[i] for i in idx.topo]
 
-    def execution_plan(self, costs: Mapping[str, float] | None = None) -> list[ExecutionStep]:
+    def execution_plan(self, costs: Mapping[str, float] | None = None) -> ExecutionPlan:
         """Group nodes by level (longest edge count from a root).
 
         Nodes of one level can run in parallel; inside a level they are listed
         in the order the scheduler prefers (largest cost-weighted path to a sink
         first). The executors do not wait for levels: this is a preview.
         """
-        from dagron_nb.core.plan import execution_plan
-
-        return execution_plan(self, costs)
+        return execution_plan(self.index(), costs)
 
     def critical_path(self, costs: Mapping[str, float] | None = None) -> list[str]:
         """The chain of nodes with the largest total cost (1.0 per node by default)."""
-        from dagron_nb.core.plan import critical_path
-
-        return critical_path(self, costs)
+        return critical_path(self.index(), costs)
 
     # -- snapshots --------------------------------------------------------------
     def copy(self) -> DAG:
@@ -285,6 +395,8 @@ class DAG:
         new._pred = {n: dict(p) for n, p in self._pred.items()}
         new._payload = dict(self._payload)
         new._metadata = {n: dict(m) for n, m in self._metadata.items()}
+        new._edge_attrs = dict(self._edge_attrs)
+        new._epochs = dict(self._epochs)  # handles to this DAG's nodes work on the copy
         new._edge_count = self._edge_count
         return new
 
@@ -305,15 +417,17 @@ class DAG:
     def index(self) -> GraphIndex:
         """Integer adjacency plus a topological order (cached until a change)."""
         if self._index is None:
-            self._index = _build_index(self._succ)
+            self._index = build_index(self._succ)
         return self._index
 
     # -- dunder -----------------------------------------------------------------
     def __len__(self) -> int:
         return len(self._succ)
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._succ
+    def __contains__(self, node: object) -> bool:
+        if type(node) is str:
+            return node in self._succ
+        return isinstance(node, NodeRef) and self._has(node)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._succ)
@@ -322,65 +436,31 @@ class DAG:
         return f"DAG(nodes={self.node_count()}, edges={self.edge_count()})"
 
 
-def _build_index(succ_map: dict[str, dict[str, None]]) -> GraphIndex:
-    names = list(succ_map)
-    position = {name: i for i, name in enumerate(names)}
-    succ = [[position[t] for t in succ_map[name]] for name in names]
-    pred: list[list[int]] = [[] for _ in names]
-    for i, targets in enumerate(succ):
-        for t in targets:
-            pred[t].append(i)
-    # Kahn's algorithm, FIFO so that independent nodes keep insertion order.
-    indegree = [len(p) for p in pred]
-    order = [i for i, d in enumerate(indegree) if d == 0]
-    head = 0
-    while head < len(order):
-        node = order[head]
-        head += 1
-        for t in succ[node]:
-            indegree[t] -= 1
-            if indegree[t] == 0:
-                order.append(t)
-    if len(order) != len(names):
-        raise CycleError([names[i] for i in _find_cycle(pred, indegree)])
-    return GraphIndex(names, position, succ, pred, order)
-
-
-def _find_cycle(pred: list[list[int]], indegree: list[int]) -> list[int]:
-    """One cycle among the nodes Kahn's algorithm could not order.
-
-    Each left-over node still has a left-over predecessor (that is why its
-    indegree never reached zero), so walking backwards from any of them must
-    repeat a node; the stretch between the repeats, reversed, is a cycle. It is
-    rotated to start at its earliest-inserted node, so the message reads the
-    way the user wrote the graph (``'a' -> 'b' -> 'a'``).
-    """
-    left = {i for i, d in enumerate(indegree) if d > 0}
-    seen: dict[int, int] = {}
-    walk: list[int] = []
-    node = min(left)
-    while node not in seen:
-        seen[node] = len(walk)
-        walk.append(node)
-        node = next(p for p in pred[node] if p in left)
-    cycle = walk[seen[node] :][::-1]
-    first = cycle.index(min(cycle))
-    cycle = cycle[first:] + cycle[:first]
-    return [*cycle, cycle[0]]
+def by_name(dag: DAG, mapping: Mapping[Any, _V]) -> Mapping[Any, _V]:
+    """``mapping`` with ``NodeRef`` keys turned into names (checked against
+    ``dag``: a stale handle raises); unchanged when every key is a plain name,
+    so other keys go on to the caller's own check."""
+    if not isinstance(mapping, Mapping) or not any(isinstance(k, NodeRef) for k in mapping):
+        return mapping
+    return {(dag._name(k) if isinstance(k, NodeRef) else k): v for k, v in mapping.items()}
 
 
 class DAGBuilder:
     """Fluent construction of a ``DAG``; ``build()`` checks for cycles once.
 
-    >>> dag = DAGBuilder().add_edge("a", "b").add_edge("a", "c").build()
-    >>> dag.successors("a")
-    ['b', 'c']
+    Every method returns the builder. An edge may name nodes not added yet
+    (they are created); a self-loop or any other cycle is reported by
+    ``build()``, naming the cycle, as in the original dagron.
+
+    >>> dag = DAGBuilder().add_edge("a", "b").add_edge("a", "c", weight=2.0).build()
+    >>> dag.successors("a"), dag.edge_weight("a", "c")
+    (['b', 'c'], 2.0)
     """
 
     def __init__(self) -> None:
         self._nodes: dict[str, tuple[Any, dict[str, Any] | None]] = {}
         self._explicit: set[str] = set()
-        self._edges: dict[tuple[str, str], None] = {}
+        self._edges: dict[tuple[str, str], tuple[float | None, str | None]] = {}
 
     def add_node(
         self, name: str, payload: Any = None, metadata: Mapping[str, Any] | None = None
@@ -388,29 +468,48 @@ class DAGBuilder:
         _check_name(name)
         if name in self._explicit:
             raise DuplicateNodeError(name)
+        check_metadata(name, metadata)
         self._explicit.add(name)
         self._nodes[name] = (payload, dict(metadata) if metadata else None)
         return self
 
-    def add_nodes(self, names: Iterable[str]) -> DAGBuilder:
-        for name in names:
-            self.add_node(name)
+    def add_nodes(self, nodes: Iterable[str | tuple[Any, ...]]) -> DAGBuilder:
+        """Add nodes, each a name, ``(name, payload)`` or ``(name, payload, metadata)``."""
+        if isinstance(nodes, str):
+            raise ConfigurationError(
+                f"add_nodes() takes a list of nodes, got the string {nodes!r}; "
+                f"write add_nodes([{nodes!r}]) or add_node({nodes!r})."
+            )
+        for item in nodes:
+            self.add_node(*node_item(item))
         return self
 
-    def add_edge(self, source: str, target: str) -> DAGBuilder:
-        """Add an edge; nodes it names that do not exist yet are created."""
-        _check_name(source)
-        _check_name(target)
-        if source == target:
-            raise CycleError([source, source], "a node cannot depend on itself.")
-        self._nodes.setdefault(source, (None, None))
-        self._nodes.setdefault(target, (None, None))
-        self._edges[(source, target)] = None
+    def add_edge(
+        self,
+        source: NodeArg,
+        target: NodeArg,
+        weight: float | None = None,
+        label: str | None = None,
+    ) -> DAGBuilder:
+        """Add an edge; nodes it names that do not exist yet are created.
+
+        A ``NodeRef`` (from some DAG) stands for its name here.
+        """
+        u, v = node_name(source), node_name(target)
+        attrs = (check_weight(u, v, weight), check_label(u, v, label))
+        self._nodes.setdefault(u, (None, None))
+        self._nodes.setdefault(v, (None, None))
+        old = self._edges.get((u, v), (None, None))
+        self._edges[(u, v)] = (
+            old[0] if attrs[0] is None else attrs[0],
+            old[1] if attrs[1] is None else attrs[1],
+        )
         return self
 
-    def add_edges(self, edges: Iterable[tuple[str, str]]) -> DAGBuilder:
-        for source, target in edges:
-            self.add_edge(source, target)
+    def add_edges(self, edges: Iterable[tuple[Any, ...]]) -> DAGBuilder:
+        """Add edges, each ``(source, target)`` plus optional weight and label."""
+        for item in edges:
+            self.add_edge(*edge_item(item))
         return self
 
     def build(self) -> DAG:
@@ -418,9 +517,11 @@ class DAGBuilder:
         dag = DAG()
         succ: dict[str, dict[str, None]] = {name: {} for name in self._nodes}
         pred: dict[str, dict[str, None]] = {name: {} for name in self._nodes}
-        for source, target in self._edges:
+        for (source, target), attrs in self._edges.items():
             succ[source][target] = None
             pred[target][source] = None
+            if attrs != (None, None):
+                dag._edge_attrs[(source, target)] = attrs
         dag._succ, dag._pred = succ, pred
         dag._edge_count = len(self._edges)
         for name, (payload, metadata) in self._nodes.items():
@@ -430,11 +531,3 @@ class DAGBuilder:
                 dag._metadata[name] = metadata
         dag.index()  # validates acyclicity and caches the index
         return dag
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutionStep:
-    """One level of an execution plan: nodes that may run side by side."""
-
-    level: int
-    nodes: list[str]

@@ -1,7 +1,7 @@
-"""Node statuses and the results of a run.
+"""The results of a run.
 
-``NodeStatus`` is the one place the eight statuses and their legal transitions
-live. ``ExecutionResult`` stores a run column-wise (one list per field, indexed
+``NodeStatus`` (from ``core.status``, re-exported here) says where each node
+ended. ``ExecutionResult`` stores a run column-wise (one list per field, indexed
 like the DAG's nodes) because a 100,000-node run should not pay for 100,000
 objects unless somebody asks for them; ``node_results`` builds the
 ``NodeResult`` snapshots on first access.
@@ -9,14 +9,18 @@ objects unless somebody asks for them; ``node_results`` builds the
 
 from __future__ import annotations
 
-import enum
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dagron_nb.core.errors import InvalidTransitionError
+from dagron_nb.core.analysis import run_analysis
 from dagron_nb.core.extras import optional_import
+from dagron_nb.core.plan import levels
+from dagron_nb.core.refs import NodeRef, node_name
+from dagron_nb.core.status import TRANSITIONS as TRANSITIONS
+from dagron_nb.core.status import NodeStatus as NodeStatus
+from dagron_nb.core.status import check_transition as check_transition
 
 if sys.version_info < (3, 11):  # pragma: no cover - exercised on 3.10 only
     from exceptiongroup import ExceptionGroup  # type: ignore[import-not-found,unused-ignore]
@@ -25,68 +29,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from dagron_nb.core.graph import DAG
+    from dagron_nb.core.inspection import NodeInspection
     from dagron_nb.core.tracing import ExecutionTrace
-
-
-class NodeStatus(enum.Enum):
-    """Where a node is in its life; the value is the badge shown to users.
-
-    >>> NodeStatus.TIMED_OUT.value
-    'timed-out'
-    """
-
-    PENDING = "pending"  # not started yet (maybe ready, maybe waiting on others)
-    RUNNING = "running"  # its task is executing now
-    COMPLETED = "completed"  # the task returned
-    FAILED = "failed"  # the task raised
-    SKIPPED = "skipped"  # never ran: upstream failure, fail-fast stop, or no task
-    TIMED_OUT = "timed-out"  # still running at its own or the run's deadline
-    CANCELLED = "cancelled"  # never ran, or abandoned, because the run was cancelled
-    CACHE_HIT = "cache-hit"  # result taken from a cache instead of running
-
-    # Members are singletons compared by identity, so hash by identity too:
-    # Enum's own __hash__ runs Python code, and statuses are dict keys and set
-    # members on every hot path (counts, colour tables, transition checks).
-    __hash__ = object.__hash__
-
-    @property
-    def is_terminal(self) -> bool:
-        return self in _TERMINAL
-
-    @property
-    def is_success(self) -> bool:
-        """COMPLETED and CACHE_HIT satisfy a successor's dependency."""
-        return self is NodeStatus.COMPLETED or self is NodeStatus.CACHE_HIT
-
-
-_TERMINAL = frozenset(
-    {
-        NodeStatus.COMPLETED,
-        NodeStatus.FAILED,
-        NodeStatus.SKIPPED,
-        NodeStatus.TIMED_OUT,
-        NodeStatus.CANCELLED,
-        NodeStatus.CACHE_HIT,
-    }
-)
-
-#: The only status changes the scheduler may make. Terminal statuses have none:
-#: a late task finishing after its node timed out must not change the result.
-TRANSITIONS: Mapping[NodeStatus, frozenset[NodeStatus]] = {
-    NodeStatus.PENDING: frozenset(
-        {NodeStatus.RUNNING, NodeStatus.SKIPPED, NodeStatus.CANCELLED, NodeStatus.CACHE_HIT}
-    ),
-    NodeStatus.RUNNING: frozenset(
-        {NodeStatus.COMPLETED, NodeStatus.FAILED, NodeStatus.TIMED_OUT, NodeStatus.CANCELLED}
-    ),
-    **{status: frozenset() for status in _TERMINAL},
-}
-
-
-def check_transition(name: str, old: NodeStatus, new: NodeStatus) -> None:
-    """Raise ``InvalidTransitionError`` unless ``old -> new`` is in ``TRANSITIONS``."""
-    if new not in TRANSITIONS[old]:
-        raise InvalidTransitionError(name, old, new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +77,8 @@ class ExecutionResult:
         reasons: list[str | None],
         total_duration_seconds: float,
         trace: ExecutionTrace | None = None,
+        tasks: list[Callable[..., Any] | None] | None = None,
+        captured_output: Mapping[str, str] | None = None,
     ) -> None:
         self.dag = dag
         self.names = names
@@ -145,6 +91,11 @@ class ExecutionResult:
         self.reasons = reasons
         self.total_duration_seconds = total_duration_seconds
         self.trace = trace
+        #: the callables that ran (for ``inspect``'s source), None if not kept
+        self.tasks = tasks
+        #: what each node printed or logged, when the run captured output
+        #: (``capture.OutputCapture``); nodes that printed nothing are absent
+        self.captured_output: Mapping[str, str] = captured_output or {}
         self._node_results: dict[str, NodeResult] | None = None
         # eight C-level passes (list.count) beat a Python loop over every node
         counts = {status: statuses.count(status) for status in NodeStatus}
@@ -217,7 +168,8 @@ class ExecutionResult:
             }
         return self._node_results
 
-    def __getitem__(self, name: str) -> NodeResult:
+    def __getitem__(self, name: str | NodeRef) -> NodeResult:
+        name = node_name(name) if isinstance(name, NodeRef) else name
         try:
             return self.node_results[name]
         except KeyError:
@@ -226,6 +178,8 @@ class ExecutionResult:
             ) from None
 
     def __contains__(self, name: object) -> bool:
+        if isinstance(name, NodeRef):
+            name = name.name
         return name in self.node_results
 
     def __iter__(self) -> Iterator[str]:
@@ -233,6 +187,23 @@ class ExecutionResult:
 
     def __len__(self) -> int:
         return len(self.names)
+
+    def inspect(self, name: str) -> NodeInspection:
+        """Everything about one node: times, error, value preview, output, source.
+
+        See ``dagron_nb.core.inspection``; the live widget's inspector shows
+        the same data.
+
+        >>> import dagron_nb as dagron
+        >>> dag = dagron.DAG.builder().add_node("a").build()
+        >>> dagron.DAGExecutor(dag).execute({"a": lambda: "hi"}).inspect("a").value.text
+        "'hi'"
+        """
+        from dagron_nb.core.inspection import inspect_node
+
+        if name not in self.node_results:
+            self[name]  # raises the KeyError that lists the nodes
+        return inspect_node(self, name)
 
     def outputs(self) -> dict[str, Any]:
         """``{name: return value}`` of the nodes that COMPLETED or hit the cache."""
@@ -286,8 +257,6 @@ class ExecutionResult:
         >>> df["status"].tolist(), df["level"].tolist(), df.at["b", "reason"]
         (['completed', 'skipped'], [0, 1], 'no task')
         """
-        from dagron_nb.core.plan import levels
-
         pandas = optional_import("pandas", purpose="ExecutionResult.to_dataframe()")
         # Column-wise from the stored lists: about ten times faster than going
         # through one NodeResult per node (0.05 s for 100,000 nodes).
@@ -330,8 +299,6 @@ class ExecutionResult:
         >>> dagron.DAGExecutor(dag).execute({"a": lambda: 1, "b": lambda: 2}).critical_path()
         ['a', 'b']
         """
-        from dagron_nb.core.analysis import run_analysis
-
         return run_analysis(self).critical_path
 
 

@@ -17,14 +17,23 @@ from typing import Any
 
 
 class TraceEventType(enum.Enum):
-    RUN_STARTED = "run_started"
+    """What happened; the member names and values are the original dagron's."""
+
+    EXECUTION_STARTED = "execution_started"
     NODE_STARTED = "node_started"
     NODE_COMPLETED = "node_completed"
     NODE_FAILED = "node_failed"
     NODE_SKIPPED = "node_skipped"
     NODE_TIMED_OUT = "node_timed_out"
     NODE_CANCELLED = "node_cancelled"
-    RUN_FINISHED = "run_finished"
+    #: the node's result came from the cache; it did not run (a terminal event)
+    NODE_CACHE_HIT = "node_cache_hit"
+    #: the cache had no entry for the node, so it runs
+    NODE_CACHE_MISS = "node_cache_miss"
+    EXECUTION_COMPLETED = "execution_completed"
+    # Earlier dagron_nb names, kept as aliases of the same members.
+    RUN_STARTED = "execution_started"
+    RUN_FINISHED = "execution_completed"
 
 
 #: Event types that close a node's span (or mark a node that never ran).
@@ -35,6 +44,7 @@ NODE_END_EVENTS = frozenset(
         TraceEventType.NODE_SKIPPED,
         TraceEventType.NODE_TIMED_OUT,
         TraceEventType.NODE_CANCELLED,
+        TraceEventType.NODE_CACHE_HIT,
     }
 )
 

@@ -157,21 +157,39 @@ class _AsyncDriver:
             self.running[node] = task
 
     async def _node(self, node: int, slot: int) -> None:
+        """One node's wrapper task: announce it, run its task, report it."""
+        timer = self._announce(node, slot)
+        try:
+            status, value = await self._run_task(node)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            heapq.heappush(self.free_slots, slot)
+            self.running.pop(node, None)
+        if status is None:
+            return  # the run expired or was cancelled; the status is already set
+        self._report(node, status, value, time.perf_counter() - self.run_.t0)
+
+    def _announce(self, node: int, slot: int) -> asyncio.TimerHandle | None:
+        """Record the start, tell the callbacks, arm the node's own deadline."""
         run = self.run_
-        fn = run.tasks[node]
-        assert fn is not None
-        t0 = run.t0
         run.workers[node] = f"async-{slot}"
-        run.started[node] = time.perf_counter() - t0
+        run.started[node] = time.perf_counter() - run.t0
         if run.listening:
             run.notify(node, NodeStatus.RUNNING)
         timer = None
         if node in run.node_timeout:
             timer = self.loop.call_later(run.node_timeout[node], self._node_deadline, node)
-        start = time.perf_counter()
-        run.started[node] = start - t0
-        status = NodeStatus.COMPLETED
-        value: Any = None
+        run.started[node] = time.perf_counter() - run.t0
+        return timer
+
+    async def _run_task(self, node: int) -> tuple[NodeStatus | None, Any]:
+        """The task's status and value (its exception if it failed).
+
+        The status is None when the node was given up on while it ran.
+        """
+        fn = self.run_.tasks[node]
+        assert fn is not None
         try:
             if self.is_async[node]:
                 value = await fn()
@@ -181,27 +199,23 @@ class _AsyncDriver:
                     value = await value
         except asyncio.CancelledError as exc:
             if self.sched.status[node] is not NodeStatus.RUNNING:
-                return  # the run expired or was cancelled; the status is already set
+                return None, None
             # Cancelled by its own deadline, or the task itself raised
             # CancelledError (it awaited something cancelled elsewhere): that is
             # the task's failure, and the node must not stay RUNNING forever.
-            value = exc
-            status = NodeStatus.FAILED
+            return NodeStatus.FAILED, exc
         except KeyboardInterrupt as exc:
             # Ctrl-C landed in this task's code (a loop run by a notebook kernel):
             # stop the run as a Ctrl-C anywhere else would, and re-raise it from
             # execute() with the partial result, never as this node's "failure".
-            value = exc
-            status = NodeStatus.CANCELLED
+            return NodeStatus.CANCELLED, exc
         except BaseException as exc:  # the task's failure is its result
-            value = exc
-            status = NodeStatus.FAILED
-        finally:
-            if timer is not None:
-                timer.cancel()
-            heapq.heappush(self.free_slots, slot)
-            self.running.pop(node, None)
-        end = time.perf_counter() - t0
+            return NodeStatus.FAILED, exc
+        return NodeStatus.COMPLETED, value
+
+    def _report(self, node: int, status: NodeStatus, value: Any, end: float) -> None:
+        """Record the outcome, tell the callbacks, launch what became ready."""
+        run = self.run_
         if status is NodeStatus.CANCELLED:
             self._interrupted(node, value, end)
             return
@@ -209,7 +223,7 @@ class _AsyncDriver:
             return  # given up on while it ran: a late value must not reach the result
         if node in self.own_timeout:
             # also when the task swallowed the cancellation and returned anyway
-            self.run_.notify_events(run.time_out_node(node, end))
+            run.notify_events(run.time_out_node(node, end))
         else:
             if status is NodeStatus.COMPLETED:
                 run.values[node] = value

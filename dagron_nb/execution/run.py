@@ -19,10 +19,11 @@ from typing import Any
 
 from dagron_nb.core.callbacks import CallbackFanout, RunView
 from dagron_nb.core.errors import ConfigurationError, NodeTimeoutError
-from dagron_nb.core.graph import DAG
+from dagron_nb.core.graph import DAG, by_name
 from dagron_nb.core.plan import cost_list, priority_ranks
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEventType
+from dagron_nb.execution.capture import OutputCapture
 from dagron_nb.execution.scheduler import Scheduler, Transition
 
 _TRACE_TYPE = {
@@ -115,6 +116,7 @@ class Run:
         n = len(self.names)
 
         _check_mapping("tasks", tasks, "callable")
+        tasks = by_name(self.dag, tasks)  # NodeRef keys are accepted, as in dagron
         if not isinstance(fail_fast, bool):
             raise ConfigurationError(
                 f"fail_fast must be True or False, got {fail_fast!r}; "
@@ -145,6 +147,7 @@ class Run:
                 self.node_timeout[i] = _check_seconds(f"timeout of task {self.names[i]!r}", own)
         if node_timeouts is not None:
             _check_mapping("node_timeouts", node_timeouts, "seconds")
+            node_timeouts = by_name(self.dag, node_timeouts)
             unknown = [name for name in node_timeouts if name not in index.position]
             if unknown:
                 raise _unknown_names("node_timeouts given", unknown, self.names)
@@ -161,6 +164,9 @@ class Run:
                 raise ConfigurationError(f"hooks must be a HookRegistry, got {hooks!r}.")
             listeners.append(maker(self.dag))
         self.fanout = CallbackFanout(listeners)
+        self.capture = _capture_of(self.fanout.objects)
+        if self.capture is not None:  # after the timeouts were read off the callables
+            self.tasks = _wrap_tasks(self.capture, self.names, self.tasks)
         self.trace = ExecutionTrace() if enable_tracing else None
         #: does anybody need per-node notifications? (the drivers' fast path)
         self.listening = self.fanout.node_events or self.trace is not None
@@ -194,10 +200,18 @@ class Run:
                 started=self.started,
                 finished=self.finished,
                 t0=self.t0,
+                values=self.values,
+                workers=self.workers,
+                tasks=self.tasks,
+                captured_output=None if self.capture is None else self.capture.text,
+                cancel_reason=self._cancel_reason,
             )
             CallbackFanout.call(self.fanout.watchers, view)
         # taskless roots were skipped while the scheduler was built
         self.notify_events(self.sched.drain_events())
+
+    def _cancel_reason(self) -> str | None:
+        return self.sched.cancel_reason
 
     def cancel_event_set(self) -> bool:
         ev = self.cancel_event
@@ -297,11 +311,27 @@ class Run:
             reasons=list(self.sched.reason),
             total_duration_seconds=total,
             trace=self.trace,
+            tasks=self.tasks,
+            captured_output=None if self.capture is None else self.capture.texts(),
         )
         if self.trace is not None:
             self.trace.record(TraceEventType.RUN_FINISHED, None, total)
         CallbackFanout.call(self.fanout.run_end, result)
         return result
+
+
+def _capture_of(listeners: list[object]) -> OutputCapture | None:
+    """The run's ``OutputCapture``, if one is among its callbacks."""
+    for listener in listeners:
+        if isinstance(listener, OutputCapture):
+            return listener
+    return None
+
+
+def _wrap_tasks(
+    capture: OutputCapture, names: list[str], tasks: list[Callable[..., Any] | None]
+) -> list[Callable[..., Any] | None]:
+    return [None if fn is None else capture.wrap(name, fn) for name, fn in zip(names, tasks)]
 
 
 def interrupt_with(exc: BaseException, result: ExecutionResult) -> BaseException:

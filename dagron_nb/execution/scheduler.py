@@ -44,7 +44,7 @@ from heapq import heappop, heappush
 from typing import NamedTuple
 
 from dagron_nb.core.errors import InvalidTransitionError
-from dagron_nb.core.graph import GraphIndex
+from dagron_nb.core.index import GraphIndex
 from dagron_nb.core.results import NodeStatus, check_transition
 
 PENDING = NodeStatus.PENDING
@@ -88,6 +88,8 @@ class Scheduler:
         self.remaining = n
         self.running = 0
         self.stopped = False
+        #: why the run was cancelled (the first cancel's reason), None if it was not
+        self.cancel_reason: str | None = None
         self._succ = index.succ
         self._waiting = [len(p) for p in index.pred]
         self._has_task = has_task
@@ -205,6 +207,8 @@ class Scheduler:
 
     def cancel(self, reason: str) -> None:
         """Stop handing out work; every PENDING node becomes CANCELLED."""
+        if self.cancel_reason is None:
+            self.cancel_reason = reason
         self._sweep(CANCELLED, reason)
 
     def expire(self, reason: str) -> list[int]:

@@ -26,6 +26,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
+from time import perf_counter
 from types import CoroutineType
 from typing import Any
 
@@ -44,6 +45,16 @@ FAILED = NodeStatus.FAILED
 
 def _never_started() -> None:
     """Stands in for a task the run gave up on before it could start."""
+
+
+class _Worker:
+    """One worker thread's identity: its slot ``k`` in the driver's lists, its name."""
+
+    __slots__ = ("k", "name")
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+        self.name = threading.current_thread().name
 
 
 class DAGExecutor(Executor):
@@ -103,6 +114,10 @@ class _ThreadDriver:
         self.dispatching = 0  # workers currently calling callbacks with the lock released
         self.crash: BaseException | None = None
         self.partial: ExecutionResult | None = None
+        self.newborn: threading.Thread | None = None  # see _take
+        # start times needed while running; with a run timeout too, because a node
+        # still running at the deadline is TIMED_OUT and must keep its start and worker
+        self.early = run.listening or bool(run.node_timeout) or run.timeout is not None
 
     # -- the calling thread --------------------------------------------------------
     def run(self) -> ExecutionResult:
@@ -248,68 +263,36 @@ class _ThreadDriver:
                 self.cond.notify_all()
 
     def _work(self, k: int) -> None:
-        run = self.run_
-        sched = self.sched
+        """A worker's loop: take a node, announce it, run its task, report it.
+
+        The lock is held throughout, except while announcing (callbacks) and
+        running the task; reporting a node and taking the next one happen under
+        one hold, so a chain costs no hand-off between threads. The task runs
+        inline here: this is the per-node hot path.
+        """
         cond = self.cond
-        tasks = run.tasks
-        values, errors = run.values, run.errors
-        started, finished, workers = run.started, run.finished, run.workers
-        listening = run.listening
-        # start times needed while running; with a run timeout too, because a node
-        # still running at the deadline is TIMED_OUT and must keep its start and worker
-        early = listening or bool(run.node_timeout) or run.timeout is not None
-        current = self.current
-        announcing = self.announcing
-        checking_cancel = run.cancel_event is not None
-        t0 = run.t0
-        me = threading.current_thread().name
-        perf_counter = time.perf_counter
+        tasks = self.run_.tasks
+        listening = self.run_.listening
+        worker = _Worker(k)
         cond.acquire()
         try:
             while True:
-                # -- take the next node, or sleep until there is one ---------
-                while True:
-                    if self.closed or sched.remaining == 0:
-                        return
-                    if checking_cancel and run.cancel_event_set() and not sched.stopped:
-                        events = self._cancel("cancelled: cancel_event was set")
-                        self._check_done()
-                        if listening:
-                            self._dispatch_unlocked(events)
-                        continue
-                    node = sched.take()
-                    if node >= 0:
-                        break
-                    self.idle += 1  # whoever notifies us takes it off again
-                    cond.wait()
-                current[k] = node
-                newborn = self._wake_or_spawn(start=False) if sched.has_ready() else None
-                if early:
-                    started[node] = perf_counter() - t0
-                    workers[node] = me
-                    # flagged under the lock: a run that ends while on_node_start
-                    # runs waits for it instead of returning under its feet
-                    announcing[k] = listening
+                node = self._take(worker)
+                if node < 0:
+                    return
+                newborn = self.newborn
                 cond.release()
-                # -- run it, lock released ------------------------------------
                 try:
-                    fn = tasks[node]
-                    if listening:
-                        run.notify(node, RUNNING)
-                        announcing[k] = False
-                        if sched.status[node] is not RUNNING:
-                            # given up on while on_node_start ran (the run's deadline,
-                            # a second Ctrl-C, its own timeout): never start the task
-                            fn = _never_started
-                    if newborn is not None:
-                        # after our on_node_start: listeners hear starts in the order
-                        # the scheduler handed the nodes out
-                        newborn.start()
-                    # no write to the run's columns until the lock is held again: the
-                    # run may have ended meanwhile and handed them out as its result
+                    if listening or newborn is not None:
+                        fn = self._announce(worker, node, newborn)
+                    else:
+                        fn = tasks[node]  # type: ignore[assignment]
+                    # -- run the task; no write to the run's columns until the
+                    # lock is held again: the run may have ended meanwhile and
+                    # handed them out as its result
                     start = perf_counter()
                     try:
-                        value = fn()  # type: ignore[misc]
+                        value = fn()
                         if value.__class__ is CoroutineType:
                             # an async def task: run it to completion on this thread
                             value = asyncio.run(value)
@@ -320,32 +303,95 @@ class _ThreadDriver:
                     end = perf_counter()
                 finally:
                     cond.acquire()
-                # -- report it ------------------------------------------------
-                if sched.status[node] is not RUNNING:
-                    # abandoned at a deadline: the result (maybe returned already)
-                    # keeps its TIMED_OUT error and gets no value from this thread
-                    if self.closed:
-                        cond.notify_all()  # the returning run may wait on `announcing`
+                if not self._report(worker, node, status, value, start, end):
                     return
-                if status is COMPLETED:
-                    values[node] = value
-                else:
-                    errors[node] = value
-                current[k] = -1
-                started[node] = start - t0
-                finished[node] = end - t0
-                workers[node] = me
-                ready = sched.finish(node, status)
-                if listening:
-                    events = sched.drain_events()
-                    events.insert(0, Transition(node, status))
-                    self._dispatch_unlocked(events)
-                    if sched.status[node] is not status:  # pragma: no cover - defensive
-                        return
-                sched.push(ready)
-                self._check_done()
         finally:
             cond.release()
+
+    def _take(self, worker: _Worker) -> int:
+        """The next node, now RUNNING on ``worker``, sleeping until there is one.
+
+        Returns -1 when the worker must exit. Sets ``self.newborn`` to a helper
+        thread the caller starts once the lock is released. Lock held.
+        """
+        sched = self.sched
+        run = self.run_
+        while True:
+            if self.closed or sched.remaining == 0:
+                return -1
+            if run.cancel_event is not None and run.cancel_event_set() and not sched.stopped:
+                events = self._cancel("cancelled: cancel_event was set")
+                self._check_done()
+                if run.listening:
+                    self._dispatch_unlocked(events)
+                continue
+            node = sched.take()
+            if node >= 0:
+                break
+            self.idle += 1  # whoever notifies us takes it off again
+            self.cond.wait()
+        self.current[worker.k] = node
+        self.newborn = self._wake_or_spawn(start=False) if sched.has_ready() else None
+        if self.early:
+            run.started[node] = perf_counter() - run.t0
+            run.workers[node] = worker.name
+            # flagged under the lock: a run that ends while on_node_start
+            # runs waits for it instead of returning under its feet
+            self.announcing[worker.k] = run.listening
+        return node
+
+    def _announce(
+        self, worker: _Worker, node: int, newborn: threading.Thread | None
+    ) -> Callable[[], Any]:
+        """Tell the callbacks ``node`` starts; returns what to run. Lock released."""
+        run = self.run_
+        fn = run.tasks[node]
+        if run.listening:
+            run.notify(node, RUNNING)
+            self.announcing[worker.k] = False
+            if self.sched.status[node] is not RUNNING:
+                # given up on while on_node_start ran (the run's deadline,
+                # a second Ctrl-C, its own timeout): never start the task
+                fn = _never_started
+        if newborn is not None:
+            # after our on_node_start: listeners hear starts in the order
+            # the scheduler handed the nodes out
+            newborn.start()
+        return fn  # type: ignore[return-value]
+
+    def _report(
+        self, worker: _Worker, node: int, status: NodeStatus, value: Any, start: float, end: float
+    ) -> bool:
+        """Record ``node``'s outcome and publish what it made ready. Lock held.
+
+        Returns False if the worker must exit: its node was abandoned meanwhile.
+        """
+        run = self.run_
+        sched = self.sched
+        if sched.status[node] is not RUNNING:
+            # abandoned at a deadline: the result (maybe returned already)
+            # keeps its TIMED_OUT error and gets no value from this thread
+            if self.closed:
+                self.cond.notify_all()  # the returning run may wait on `announcing`
+            return False
+        if status is COMPLETED:
+            run.values[node] = value
+        else:
+            run.errors[node] = value
+        self.current[worker.k] = -1
+        run.started[node] = start - run.t0
+        run.finished[node] = end - run.t0
+        run.workers[node] = worker.name
+        ready = sched.finish(node, status)
+        if run.listening:
+            events = sched.drain_events()
+            events.insert(0, Transition(node, status))
+            self._dispatch_unlocked(events)
+            if sched.status[node] is not status:  # pragma: no cover - defensive
+                return False
+        sched.push(ready)
+        self._check_done()
+        return True
 
     def _dispatch_unlocked(self, events: list[Transition]) -> None:
         """Fire callbacks for ``events`` with the lock released (caller holds it)."""

@@ -5,9 +5,8 @@ are here. ``top_level_functions`` reads a cell's syntax tree for the functions
 it defines at top level (in definition order), ``resolve_inputs`` finds the
 notebook values of the parameters that are not tasks, ``report`` is the compact
 summary printed under the cell (counts, why nodes did not run, one failure)
-and ``compact_traceback`` is that failure's traceback with the executor's own
-frames left out. This module imports no IPython; when a shell is running it
-only asks it how to label a cell's frames ("Cell In[3]").
+with that failure's traceback from ``core.tracebacks.compact_traceback`` (the
+executor's own frames left out). This module imports no IPython.
 
 >>> import ast
 >>> top_level_functions(ast.parse("def a(): pass\\nasync def b(a): pass\\nx = 1"))
@@ -17,29 +16,25 @@ only asks it how to label a cell's frames ("Cell In[3]").
 from __future__ import annotations
 
 import ast
-import asyncio
-import concurrent.futures
-import os
-import sys
-import threading
-import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import dagron_nb
+from dagron_nb.core.errors import DagronError
 from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.core.tracebacks import compact_traceback
 from dagron_nb.execution.pipeline import Pipeline
 
-# Frames from these places are the machinery that ran a task, not the user's
-# code; a failure's traceback leaves them out.
-_MACHINERY = (
-    *(
-        os.path.dirname(mod.__file__ or "") + os.sep
-        for mod in (dagron_nb, asyncio, concurrent.futures)
-    ),
-    threading.__file__ or "threading.py",
-)
+__all__ = [
+    "Report",
+    "RunFailedError",
+    "cell_source",
+    "compact_traceback",
+    "report",
+    "resolve_inputs",
+    "run_failure",
+    "top_level_functions",
+]
 
 _FAILED = (NodeStatus.FAILED, NodeStatus.TIMED_OUT)
 
@@ -93,129 +88,106 @@ def report(result: ExecutionResult, var: str) -> Report:
     """The compact summary: counts, why nodes did not run, one traceback.
 
     ``var`` is the variable the result is stored in. Skipped and cancelled
-    nodes are grouped by reason; the earliest failure gets its traceback
+    nodes are grouped by reason (cancelled ones that had started are called
+    abandoned: nobody waited for them to finish); the earliest failure gets its traceback
     (user frames only) and any later ones one line each.
     """
     out = [f"{result.summary()} -> {var}"]
     by_reason: dict[tuple[str, str], list[str]] = {}
-    for name, status, reason in zip(result.names, result.statuses, result.reasons):
+    for name, status, reason, started in zip(
+        result.names, result.statuses, result.reasons, result.started
+    ):
         if status in (NodeStatus.SKIPPED, NodeStatus.CANCELLED) and reason != "no task":
-            by_reason.setdefault((status.value, reason or ""), []).append(name)
+            what, why = status.value, reason or ""
+            if status is NodeStatus.CANCELLED and started is not None:
+                # given up on while running (a second interrupt): nobody waited for it
+                what, why = "abandoned", f"{why}; not waited for, it may still be running"
+            by_reason.setdefault((what, why), []).append(name)
     for (status_name, reason), names in by_reason.items():
         shown = ", ".join(repr(n) for n in names[:8])
         more = f" and {len(names) - 8} more" if len(names) > 8 else ""
         out.append(f"  {status_name}: {shown}{more} ({reason})")
-    failures = sorted(
-        (
-            (finished if finished is not None else float("inf"), name, status, error)
-            for name, status, error, finished in zip(
-                result.names, result.statuses, result.errors, result.finished
-            )
-            if status in _FAILED
-        ),
-        key=lambda row: row[0],
-    )
+    failures = _failures(result)
     if not failures:
         return Report("\n".join(out), "")
-    _, name, status, error = failures[0]
+    name, status, error = failures[0]
     lines = [f"task {name!r} {'timed out' if status is NodeStatus.TIMED_OUT else 'failed'}:\n"]
     if error is not None:
         lines.append(compact_traceback(error))
-    for _, other, other_status, other_error in failures[1:]:
+    for other, other_status, other_error in failures[1:]:
         what = "" if other_error is None else f": {type(other_error).__name__}: {other_error}"
         lines.append(f"also {other_status.value}: {other!r}{what}\n")
     return Report("\n".join(out), "".join(lines))
 
 
-def compact_traceback(error: BaseException) -> str:
-    """The traceback of a task's error without the executor's own frames.
+class RunFailedError(DagronError):
+    """A ``%%dagron`` run did not succeed; raised after its picture and summary.
 
-    Chained exceptions (``raise ... from``, errors while handling another)
-    are kept, each with its user frames only.
-
-    >>> print(compact_traceback(ValueError("bad input")), end="")
-    ValueError: bad input
+    It stops "Run All" and nbclient at the cell. IPython shows it through
+    ``_render_traceback_``: the failed task's compact traceback (its own frames
+    at the cell's lines, none of dagron_nb's), not this exception's frames.
+    ``result`` is the run's ``ExecutionResult`` (also in the cell's variable).
     """
-    parts: list[str] = []
-    seen: set[int] = set()
 
-    def add(exc: BaseException) -> None:
-        seen.add(id(exc))
-        if exc.__cause__ is not None and id(exc.__cause__) not in seen:
-            add(exc.__cause__)
-            parts.append(
-                "\nThe above exception was the direct cause of the following exception:\n\n"
-            )
-        elif (
-            exc.__context__ is not None
-            and not exc.__suppress_context__
-            and id(exc.__context__) not in seen
-        ):
-            add(exc.__context__)
-            parts.append(
-                "\nDuring handling of the above exception, another exception occurred:\n\n"
-            )
-        frames = [
-            f
-            for f in traceback.extract_tb(exc.__traceback__)
-            if not f.filename.startswith(_MACHINERY)
-        ]
-        if frames:
-            parts.append("Traceback (most recent call last):\n")
-            parts.extend(_format_frames(frames))
-        parts.extend(traceback.format_exception_only(type(exc), exc))
+    def __init__(self, message: str, *, details: str, result: ExecutionResult) -> None:
+        super().__init__(message)
+        self.details = details
+        self.result = result
 
-    add(error)
-    return "".join(parts)
+    def _render_traceback_(self) -> list[str]:
+        return self.details.rstrip("\n").splitlines()
 
 
-def _format_frames(frames: list[traceback.FrameSummary]) -> list[str]:
-    """User frames in full; a run of frames inside one installed library (pandas'
-    internals behind a ``KeyError``, say) as a single line naming the library."""
-    lines: list[str] = []
-    i = 0
-    while i < len(frames):
-        library = _library_of(frames[i].filename)
-        if library is None:
-            lines.append(_format_frame(frames[i]))
-            i += 1
-            continue
-        j = i
-        while j < len(frames) and _library_of(frames[j].filename) == library:
-            j += 1
-        if j - i == 1:
-            lines.append(_format_frame(frames[i]))
-        else:
-            lines.append(f"  ... {j - i} frames inside {library} ...\n")
-        i = j
-    return lines
+def run_failure(result: ExecutionResult, text: Report, var: str) -> RunFailedError | None:
+    """The error a cell raises for ``result`` (None when the run went well).
+
+    Failed, timed-out and cancelled nodes fail the cell; ``text`` is the
+    run's ``report``, whose ``err`` part becomes the shown traceback.
+    """
+    if result.ok:
+        return None
+    failures = _failures(result)
+    if failures:
+        name, status, error = failures[0]
+        what = "timed out" if status is NodeStatus.TIMED_OUT else "failed"
+        cause = "" if error is None else f": {type(error).__name__}: {error}"
+        message = f"task {name!r} {what}{cause}"
+    else:
+        message = f"the run did not finish: {result.summary()}"
+    hint = f"(the result is in {var}; %%dagron --no-raise lets Run All go on after a failure)"
+    details = (text.err or message + "\n") + hint + "\n"
+    return RunFailedError(message, details=details, result=result)
 
 
-def _library_of(filename: str) -> str | None:
-    """The top-level package a file belongs to, if it is an installed library."""
-    for marker in ("site-packages", "dist-packages"):
-        _, found, rest = filename.partition(os.sep + marker + os.sep)
-        if found:
-            return rest.split(os.sep, 1)[0].removesuffix(".py")
-    if not os.path.isabs(filename) and "/" in filename:
-        return filename.split("/", 1)[0]  # compiled code: "pandas/_libs/index.pyx"
-    return None
+def _failures(result: ExecutionResult) -> list[tuple[str, NodeStatus, BaseException | None]]:
+    """FAILED and TIMED_OUT nodes, earliest finished first."""
+    rows = [
+        (float("inf") if finished is None else finished, name, status, error)
+        for name, status, error, finished in zip(
+            result.names, result.statuses, result.errors, result.finished
+        )
+        if status in _FAILED
+    ]
+    rows.sort(key=lambda row: row[0])
+    return [(name, status, error) for _, name, status, error in rows]
 
 
-def _format_frame(frame: traceback.FrameSummary) -> str:
-    where = f'File "{frame.filename}"'
-    shell = _shell()
-    if shell is not None:
-        label = shell.compile.format_code_name(frame.filename)
-        if label is not None:
-            where = f"{label[0]} {label[1]}"  # e.g. "Cell In[3]", as IPython shows it
-    text = f"  {where}, line {frame.lineno}, in {frame.name}\n"
-    if frame.line:
-        text += f"    {frame.line.strip()}\n"
-    return text
+def cell_source(cell: str, transformed: str) -> str:
+    """``transformed`` (the cell's body after IPython's transforms) with blank lines
+    in front so that its line numbers are the cell's own: one for the ``%%dagron``
+    line, plus the body's leading blank lines that IPython's transforms dropped.
+
+    >>> cell_source("\\n\\ndef a():\\n    pass\\n", "def a():\\n    pass\\n").count("\\n")
+    5
+    """
+    dropped = _leading_blank_lines(cell) - _leading_blank_lines(transformed)
+    return "\n" * (1 + max(0, dropped)) + transformed
 
 
-def _shell() -> Any:
-    """The running IPython shell, if IPython is loaded at all (never imports it)."""
-    ipython = sys.modules.get("IPython")
-    return None if ipython is None else ipython.get_ipython()
+def _leading_blank_lines(text: str) -> int:
+    count = 0
+    for line in text.splitlines():
+        if line.strip():
+            break
+        count += 1
+    return count

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import keyword
+import shlex
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -33,8 +34,17 @@ from dagron_nb.core.errors import DagronError
 from dagron_nb.core.extras import optional_import
 from dagron_nb.core.graph import DAG
 from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.execution.capture import OutputCapture
 from dagron_nb.execution.pipeline import Pipeline
-from dagron_nb.notebook.cells import compact_traceback, report, resolve_inputs, top_level_functions
+from dagron_nb.notebook.cells import (
+    RunFailedError,
+    cell_source,
+    compact_traceback,
+    report,
+    resolve_inputs,
+    run_failure,
+    top_level_functions,
+)
 
 #: where ``%%dagron`` stores the ExecutionResult unless ``-o NAME`` says otherwise
 DEFAULT_RESULT_VAR = "_dagron_result"
@@ -46,6 +56,28 @@ def load_ipython_extension(ipython: Any) -> None:
 
     ipython.register_magics(DagronMagics)
     display.register(ipython)
+    cleanup = ipython.input_transformers_cleanup
+    if syntax_errors_as_python not in cleanup:
+        cleanup.append(syntax_errors_as_python)
+
+
+def syntax_errors_as_python(lines: list[str]) -> list[str]:
+    """An input transformer: a ``%%dagron`` cell whose body is not valid Python
+    is handed to Python without the magic's line, so the error shown is
+    Python's own ``SyntaxError`` at the cell's line, not a traceback through
+    the magic. (Any other cell passes unchanged.)
+    """
+    if not lines or not lines[0].startswith("%%dagron"):
+        return lines
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    body = "".join(lines[1:])
+    try:
+        shell.compile.ast_parse(shell.transform_cell(body))
+    except SyntaxError:
+        return ["\n", *lines[1:]]  # a blank line for the magic's: same line numbers
+    return lines
 
 
 @magics_class
@@ -91,6 +123,16 @@ class DagronMagics(Magics):
         metavar="VAR",
         help="a notebook variable holding more callbacks objects (or a list) for the run",
     )
+    @argument(
+        "--no-raise",
+        action="store_true",
+        help="a failed run does not raise, so Run All goes on past this cell",
+    )
+    @argument(
+        "--show-output",
+        action="store_true",
+        help="show what the tasks print as they print it (it is kept per node anyway)",
+    )
     @cell_magic("dagron")  # type: ignore[arg-type]  # IPython types it for functions
     def dagron_cell(self, line: str, cell: str) -> None:
         """Run the functions this cell defines as a pipeline, in parallel.
@@ -100,7 +142,7 @@ class DagronMagics(Magics):
         receives its return value; any other parameter without a default is
         taken from the notebook variable of the same name.
         """
-        args = _parse(self.dagron_cell, line)
+        args = _parse(self.dagron_cell, line, shell_words=True)
         if args.workers is not None and args.workers < 1:
             raise UsageError(f"-w/--workers must be at least 1, got {args.workers}.")
         if args.timeout is not None and not args.timeout > 0:
@@ -134,7 +176,7 @@ class DagronMagics(Magics):
             )
         result = self._run_pipeline(pipeline, inputs, args, extra)
         ns[args.output] = result
-        _report(result, args.output)
+        _finish(result, args.output, raise_failure=not args.no_raise)
 
     @magic_arguments(name="dagron")
     @argument("command", choices=["plan", "show"], help="what to do with TARGET")
@@ -196,7 +238,7 @@ class DagronMagics(Magics):
     ) -> ExecutionResult:
         """Run with the live view (unless ``--no-live``); the result, also when interrupted."""
         keeper = _ResultKeeper()
-        listeners: list[object] = [keeper]
+        listeners: list[object] = [keeper, OutputCapture(echo=args.show_output)]
         if not args.no_live:
             from dagron_nb.notebook.live import LiveDAG
 
@@ -227,7 +269,7 @@ class DagronMagics(Magics):
                 raise
             self.ip.user_ns[args.output] = keeper.result
             _report(keeper.result, args.output)
-            raise KeyboardInterrupt(
+            raise _interrupt(
                 f"the run was interrupted; the partial result is in {args.output}"
             ) from None
         assert keeper.result is not None  # on_run_end fires before execute returns
@@ -236,9 +278,10 @@ class DagronMagics(Magics):
     def _run_source(self, cell: str) -> list[str]:
         """Execute ``cell`` in the user namespace; the top-level functions it defines."""
         shell = self.ip
-        source = shell.transform_cell(cell)
+        source = cell_source(cell, shell.transform_cell(cell))
         # The source is cached under the running cell's number so that the
-        # tasks' tracebacks show this cell's lines, labelled "Cell In[n]".
+        # tasks' tracebacks show this cell's lines, labelled "Cell In[n]"
+        # (``cell_source`` keeps the line numbers the cell's own).
         running = getattr(shell.displayhook, "exec_result", None)
         number = getattr(running, "execution_count", None)
         if number is None:  # called outside run_cell, e.g. run_cell_magic()
@@ -298,15 +341,34 @@ class _ResultKeeper:
         self.result = result
 
 
-def _parse(magic: Callable[..., Any], line: str) -> Any:
-    """Parse the magic's options; a mistake raises UsageError with the usage line."""
+def _parse(magic: Callable[..., Any], line: str, *, shell_words: bool = False) -> Any:
+    """Parse the magic's options; a mistake raises UsageError with the usage line.
+
+    With ``shell_words`` the line is split like a shell's (``-n 'my run'`` is
+    one word, its quotes gone); the line magic keeps IPython's own splitting,
+    which leaves quotes inside expressions such as ``runs["a"]`` alone.
+    """
     parser = magic.parser  # type: ignore[attr-defined]
     try:
+        if shell_words:
+            return parser.parse_args(shlex.split(line))
         return parse_argstring(magic, line)
     except (UsageError, ValueError) as exc:
         # IPython formats usage as reST ("::\n\n  %prog ..."); show it plainly.
         usage = "usage: %" + " ".join(parser.format_usage().split("%", 1)[1].split())
         raise UsageError(f"{exc}\n{usage}") from None
+
+
+def _interrupt(message: str) -> KeyboardInterrupt:
+    """A KeyboardInterrupt that IPython shows as one line.
+
+    Its frames are the magic's and IPython's own, of no use to the user, and
+    IPython's verbose formatter would spend about a second parsing those
+    source files before the cell can return.
+    """
+    exc = KeyboardInterrupt(message)
+    exc._render_traceback_ = lambda: [f"KeyboardInterrupt: {message}"]  # type: ignore[attr-defined]
+    return exc
 
 
 def _run_coroutine(make: Callable[[], Any]) -> Any:
@@ -414,10 +476,24 @@ def _report(result: ExecutionResult, var: str) -> None:
         sys.stderr.write(text.err)
 
 
+def _finish(result: ExecutionResult, var: str, *, raise_failure: bool) -> None:
+    """The summary under the cell; then, for a run that did not succeed, the
+    ``RunFailedError`` that stops Run All (its traceback is the failed task's)."""
+    text = report(result, var)
+    print(text.out)
+    failure = run_failure(result, text, var) if raise_failure else None
+    if failure is not None:
+        sys.stdout.flush()  # the summary above the error, in a terminal too
+        raise failure
+    if text.err:
+        sys.stderr.write(text.err)
+
+
 __all__ = [
     "DEFAULT_RESULT_VAR",
     "DagronMagics",
     "Picture",
+    "RunFailedError",
     "compact_traceback",
     "load_ipython_extension",
     "plan_table",

@@ -45,7 +45,7 @@ class AllMethods(FourMethods):
 
 
 def fire_all(fanout: CallbackFanout) -> None:
-    fanout.call(fanout.run_start, DAG().add_node("x"))
+    fanout.call(fanout.run_start, DAG().add_nodes(["x"]))
     fanout.call(fanout.start, "a")
     fanout.call(fanout.complete, "a", 1)
     fanout.call(fanout.error, "b", ValueError())
@@ -266,7 +266,7 @@ def test_hook_callbacks_translate_run_events_into_contexts() -> None:
     contexts: list[HookContext] = []
     for event in HookEvent:
         hooks.register(event, contexts.append)
-    dag = DAG().add_node("a")
+    dag = DAG().add_nodes(["a"])
     cb = hooks.callbacks_for(dag)
     fanout = CallbackFanout(cb)
     err = ValueError("x")

@@ -13,9 +13,11 @@ MODULES = [
     "dagron_nb.core.errors",
     "dagron_nb.core.extras",
     "dagron_nb.core.graph",
+    "dagron_nb.core.inspection",
     "dagron_nb.core.plan",
     "dagron_nb.core.results",
     "dagron_nb.core.tracing",
+    "dagron_nb.core.tracebacks",
 ]
 
 

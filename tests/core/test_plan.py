@@ -36,7 +36,7 @@ COSTS = {"extract": 1.0, "clean": 5.0, "features": 8.0, "train": 10.0, "report":
 
 
 def test_levels_count_edges_on_the_longest_path_from_a_root() -> None:
-    dag = ml_dag().copy().add_node("alone").add_edge("extract", "report")
+    dag = ml_dag().copy().add_nodes(["alone"]).add_edge("extract", "report")
     assert dict(zip(dag.index().names, levels(dag.index()))) == {
         "extract": 0,
         "clean": 1,
@@ -94,7 +94,7 @@ def test_execution_plan_without_costs() -> None:
 def test_execution_plan_orders_a_level_by_priority() -> None:
     plan = ml_dag().execution_plan(COSTS)
     assert plan[1] == ExecutionStep(level=1, nodes=["features", "clean"])
-    assert execution_plan(ml_dag(), COSTS) == plan
+    assert execution_plan(ml_dag().index(), COSTS) == plan
 
 
 def test_execution_step_is_frozen() -> None:
@@ -117,7 +117,7 @@ def test_critical_path_by_hand() -> None:
     }
     assert via[index.position["train"]] == index.position["features"]
     assert dag.critical_path(COSTS) == ["extract", "features", "train", "report"]
-    assert critical_path(dag, COSTS) == dag.critical_path(COSTS)
+    assert critical_path(dag.index(), COSTS) == dag.critical_path(COSTS)
     # make clean the expensive branch and the path moves
     heavier = {**COSTS, "clean": 50.0}
     assert dag.critical_path(heavier) == ["extract", "clean", "train", "report"]

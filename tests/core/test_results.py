@@ -183,7 +183,7 @@ def test_raise_for_failures_does_nothing_on_success() -> None:
 
 
 def test_raise_for_failures_wraps_base_exceptions() -> None:
-    dag = DAG().add_node("a")
+    dag = DAG().add_nodes(["a"])
     result = DAGExecutor(dag).execute({"a": _exit})
     assert result["a"].status is S.FAILED
     with pytest.raises(ExceptionGroup) as info:

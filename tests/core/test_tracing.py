@@ -56,8 +56,8 @@ def test_chrome_trace_is_valid_json_with_spans_instants_and_metadata() -> None:
     instants = {e["name"]: e for e in by_phase(chrome, "i")}
     assert instants["c"]["args"] == {"status": "skipped", "detail": "upstream 'b' failed"}
     assert instants["d"]["args"]["status"] == "cancelled"
-    assert instants["run_started"]["ts"] == 0.0
-    assert instants["run_finished"]["ts"] == 0.6 * 1e6
+    assert instants["execution_started"]["ts"] == 0.0
+    assert instants["execution_completed"]["ts"] == 0.6 * 1e6
     for event in chrome["traceEvents"]:
         assert event["pid"] == 1
         if event["ph"] == "i":
@@ -101,3 +101,13 @@ def test_empty_trace() -> None:
     assert chrome["traceEvents"] == [
         {"name": "process_name", "ph": "M", "pid": 1, "args": {"name": "dagron_nb run"}}
     ]
+
+
+def test_event_types_carry_the_original_dagron_names() -> None:
+    assert T.EXECUTION_STARTED.value == "execution_started"
+    assert T.EXECUTION_COMPLETED.value == "execution_completed"
+    assert T.NODE_CACHE_HIT.value == "node_cache_hit"
+    assert T.NODE_CACHE_MISS.value == "node_cache_miss"
+    # the earlier dagron_nb names are aliases of the same members
+    assert T.RUN_STARTED is T.EXECUTION_STARTED
+    assert T.RUN_FINISHED is T.EXECUTION_COMPLETED

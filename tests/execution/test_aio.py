@@ -76,7 +76,7 @@ def test_context_variables_reach_sync_tasks() -> None:
 
     async def main() -> Any:
         var.set("from the caller")
-        return await AsyncDAGExecutor(DAG().add_node("a")).execute({"a": var.get})
+        return await AsyncDAGExecutor(DAG().add_nodes(["a"])).execute({"a": var.get})
 
     assert run(main())["a"].result == "from the caller"
 
@@ -180,7 +180,7 @@ def test_a_coroutine_that_swallows_its_timeout_is_still_timed_out() -> None:
         return "slept"
 
     result = run(
-        AsyncDAGExecutor(DAG().add_node("a")).execute({"a": stubborn}, node_timeouts={"a": 0.1})
+        AsyncDAGExecutor(DAG().add_nodes(["a"])).execute({"a": stubborn}, node_timeouts={"a": 0.1})
     )
     assert result["a"].status is S.TIMED_OUT
     assert result["a"].result is None

@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "dagron_nb.execution.scheduler",
     "dagron_nb.execution.run",
+    "dagron_nb.execution.capture",
     "dagron_nb.execution.threads",
     "dagron_nb.execution.aio",
     "dagron_nb.execution.pipeline",

@@ -352,7 +352,7 @@ def test_global_timeout_returns_promptly_and_a_late_finish_changes_nothing(
 def test_global_timeout_without_callbacks_records_start_and_worker(
     runner: Runner, release: threading.Event
 ) -> None:
-    dag = DAG().add_node("stuck")
+    dag = DAG().add_nodes(["stuck"])
     result = runner.execute(dag, {"stuck": lambda: release.wait(10)}, timeout=0.2)
     nr = result["stuck"]
     assert nr.status is S.TIMED_OUT
@@ -724,7 +724,7 @@ def test_tracing_exports_a_chrome_trace_with_one_span_per_node_that_ran(
 
 
 def test_tracing_off_means_no_trace(runner: Runner) -> None:
-    result = runner.execute(DAG().add_node("a"), {"a": lambda: 1})
+    result = runner.execute(DAG().add_nodes(["a"]), {"a": lambda: 1})
     assert result.trace is None
 
 

@@ -300,7 +300,7 @@ def test_a_dag_of_only_taskless_nodes_is_done_at_once() -> None:
 
 # -- cancel and expire ----------------------------------------------------------------
 def test_cancel_turns_pending_nodes_cancelled_and_lets_running_ones_finish() -> None:
-    h = Harness(DAG().add_nodes(["a", "b"]).add_node("c").add_edge("a", "c"))
+    h = Harness(DAG().add_nodes(["a", "b", "c"]).add_edge("a", "c"))
     assert h.take() == "a"
     h.sched.cancel("cancelled: cancel_event was set")
     assert h.sched.stopped
@@ -321,7 +321,7 @@ def test_cancel_twice_is_harmless() -> None:
 
 
 def test_expire_times_out_running_nodes_and_cancels_the_rest() -> None:
-    h = Harness(DAG().add_nodes(["a", "b"]).add_node("c").add_edge("a", "c"))
+    h = Harness(DAG().add_nodes(["a", "b", "c"]).add_edge("a", "c"))
     assert h.take_all() == ["a", "b"]
     h.finish("b")
     timed_out = h.sched.expire("not started: the run's timeout of 1 s passed")

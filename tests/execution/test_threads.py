@@ -216,7 +216,7 @@ class SlowStart:
 
 
 def test_run_deadline_during_on_node_start_waits_for_it_and_never_starts_the_task() -> None:
-    dag = DAG().add_node("slow")
+    dag = DAG().add_nodes(["slow"])
     ran: list[str] = []
     cb = SlowStart()
     result = DAGExecutor(dag, callbacks=cb).execute({"slow": lambda: ran.append("slow")}, 0.2)

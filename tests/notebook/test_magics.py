@@ -7,7 +7,9 @@ process, and the rest of the suite must keep the stock asyncio.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import subprocess
 import sys
 import textwrap
@@ -23,7 +25,12 @@ from IPython.testing import globalipapp
 from IPython.utils.capture import capture_output
 
 from dagron_nb import DAG, ExecutionResult, NodeStatus, Pipeline
-from dagron_nb.notebook.magics import DEFAULT_RESULT_VAR, Picture, compact_traceback
+from dagron_nb.notebook.magics import (
+    DEFAULT_RESULT_VAR,
+    Picture,
+    RunFailedError,
+    compact_traceback,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,8 +47,9 @@ def shell() -> Iterator[Any]:
 
 
 def run(shell: Any, line: str, cell: str) -> ExecutionResult:
-    """Run a ``%%dagron`` cell without the live view and return the stored result."""
-    shell.run_cell_magic("dagron", f"--no-live {line}", textwrap.dedent(cell))
+    """Run a ``%%dagron`` cell without the live view and return the stored result
+    (``--no-raise``: a failed run prints its traceback instead of raising it)."""
+    shell.run_cell_magic("dagron", f"--no-live --no-raise {line}", textwrap.dedent(cell))
     name = line.split("-o ", 1)[1].split()[0] if "-o " in line else DEFAULT_RESULT_VAR
     result = shell.user_ns[name]
     assert isinstance(result, ExecutionResult)
@@ -257,9 +265,12 @@ def test_failure_shows_one_compact_traceback_of_user_frames(
 def test_traceback_names_the_cell_like_ipython(
     shell: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    info = shell.run_cell("%%dagron --no-live\ndef broken():\n    1 / 0\n", store_history=True)
+    info = shell.run_cell(
+        "%%dagron --no-live --no-raise\ndef broken():\n    1 / 0\n", store_history=True
+    )
     err = capsys.readouterr().err
-    assert f"  Cell In[{info.execution_count}], line 2, in broken\n    1 / 0\n" in err
+    # line 3 of the cell: the %%dagron line counts, as IPython numbers the cell
+    assert f"  Cell In[{info.execution_count}], line 3, in broken\n    1 / 0\n" in err
     assert err.endswith("ZeroDivisionError: division by zero\n")
 
 
@@ -337,6 +348,41 @@ def test_interrupt_cancels_the_rest_and_keeps_the_partial_result(
     assert "2 cancelled -> part" in capsys.readouterr().out
 
 
+def test_a_second_interrupt_abandons_the_running_task_and_says_so(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spy = Spy()
+    woke, release = threading.Event(), threading.Event()
+    shell.user_ns.update(spy=spy, cancelled=spy.cancelled, woke=woke, release=release)
+    cell = """
+    import signal, threading
+    def sleeper(cancelled):
+        main = threading.main_thread().ident
+        signal.pthread_kill(main, signal.SIGINT)  # first: cancels 'after', waits for us
+        cancelled.wait(10)
+        signal.pthread_kill(main, signal.SIGINT)  # second: stop waiting for us
+        release.wait(30)
+        woke.set()
+    def after(sleeper):
+        return 1
+    """
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:
+            shell.run_cell_magic("dagron", "--no-live --callbacks spy", textwrap.dedent(cell))
+        assert not woke.is_set()  # the cell returned while the task still sleeps
+    finally:
+        release.set()
+    assert info.value._render_traceback_() == [  # type: ignore[attr-defined]
+        f"KeyboardInterrupt: the run was interrupted; the partial result is in {DEFAULT_RESULT_VAR}"
+    ]
+    result = shell.user_ns[DEFAULT_RESULT_VAR]
+    assert statuses(result) == {"sleeper": NodeStatus.CANCELLED, "after": NodeStatus.CANCELLED}
+    out = capsys.readouterr().out
+    assert "  abandoned: 'sleeper' (interrupted twice" in out
+    assert "not waited for, it may still be running)" in out
+    assert "  cancelled: 'after' (interrupted (KeyboardInterrupt))" in out
+
+
 # -- the live view ----------------------------------------------------------------
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -350,7 +396,7 @@ def painted_statuses(svg: str) -> dict[str, str]:
 def test_live_view_above_becomes_the_final_picture(shell: Any) -> None:
     from dagron_nb.notebook.render import STATUS_COLORS
 
-    with capture_output() as captured:
+    with capture_output() as captured, pytest.raises(RunFailedError):
         shell.run_cell_magic("dagron", "-w 1 -n etl", textwrap.dedent(BRANCHES))
     first, *_, last = captured.outputs
     assert WIDGET_VIEW in first.data  # the live widget comes first, above the summary
@@ -358,8 +404,8 @@ def test_live_view_above_becomes_the_final_picture(shell: Any) -> None:
     result = shell.user_ns[DEFAULT_RESULT_VAR]
     assert painted_statuses(svg) == {n: s.value for n, s in statuses(result).items()}
     assert STATUS_COLORS[NodeStatus.FAILED] in svg
-    assert captured.stdout.startswith("3 nodes in ")
-    assert "task 'bad' failed" in captured.stderr
+    assert captured.stdout.startswith("3 nodes in ")  # the summary, before the error
+    assert captured.stderr == ""  # the traceback is the error's, not printed twice
 
 
 def test_interrupt_with_the_live_view_shows_the_cancelled_nodes(shell: Any) -> None:
@@ -640,3 +686,145 @@ def test_async_option_runs_on_the_running_loop_like_in_a_kernel(tmp_path: Path) 
     assert report["interrupt_error"] == "KeyboardInterrupt"
     assert report["interrupt_statuses"] == {"slow": "cancelled", "never": "cancelled"}
     assert report["after"] is True
+
+
+# -- a failed run fails the cell ---------------------------------------------------
+FAILING = """\
+def read():
+    return "12x"
+
+def parse(read):
+    return int(read)
+"""
+
+
+def test_a_failed_run_raises_after_the_summary_with_the_tasks_own_traceback(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(RunFailedError, match=r"^task 'parse' failed: ValueError: invalid") as info:
+        shell.run_cell_magic("dagron", "--no-live -o r", FAILING)
+    out, err = capsys.readouterr()
+    assert out.startswith("2 nodes in ")
+    assert "1 failed -> r" in out
+    assert err == ""  # the traceback is the exception's, shown once
+    assert info.value.result is shell.user_ns["r"]
+    shown = info.value._render_traceback_()
+    assert shown[0] == "task 'parse' failed:"
+    # line 6 of the cell: the %%dagron line is line 1
+    assert any(line.endswith(", line 6, in parse") for line in shown)
+    assert shown[-2] == "ValueError: invalid literal for int() with base 10: '12x'"
+    assert shown[-1].startswith("(the result is in r; %%dagron --no-raise")
+    assert not any("dagron_nb" in line or "site-packages" in line for line in shown)
+
+
+def test_run_cell_marks_the_cell_failed(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    info = shell.run_cell("%%dagron --no-live\n" + FAILING, store_history=True)
+    assert not info.success
+    assert isinstance(info.error_in_exec, RunFailedError)
+    assert isinstance(shell.user_ns[DEFAULT_RESULT_VAR], ExecutionResult)
+    out = capsys.readouterr().out  # the terminal shell prints tracebacks to stdout
+    assert f"Cell In[{info.execution_count}], line 6, in parse" in out
+    assert "interactiveshell.py" not in out
+    assert "magics.py" not in out
+
+
+def test_no_raise_keeps_going_and_a_timed_out_run_raises_too(shell: Any) -> None:
+    result = run(shell, "", FAILING)  # run() passes --no-raise
+    assert result.failed == 1
+    shell.user_ns["gate"] = gate = threading.Event()
+    try:
+        with pytest.raises(RunFailedError, match="task 'stuck' timed out"):
+            shell.run_cell_magic(
+                "dagron", "--no-live -t 0.2", "def stuck(gate):\n    gate.wait(10)\n"
+            )
+    finally:
+        gate.set()
+
+
+def test_a_syntax_error_is_pythons_own_at_the_cells_line(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cell = "%%dagron --no-live\ndef a():\n    return 1\n\ndef b(a:\n    return a\n"
+    info = shell.run_cell(cell, store_history=True)
+    error = info.error_before_exec
+    assert type(error) is SyntaxError
+    assert error.lineno == 5
+    out = capsys.readouterr().out
+    assert f"Cell In[{info.execution_count}], line 5" in out
+    assert "dagron_nb" not in out
+    assert "Traceback" not in out
+    # called directly (no input transformers): still a SyntaxError at the cell's line
+    with pytest.raises(SyntaxError) as direct:
+        shell.run_cell_magic("dagron", "--no-live", cell.split("\n", 1)[1])
+    assert direct.value.lineno == 5
+
+
+def test_task_lines_count_the_blank_lines_ipython_drops(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    info = shell.run_cell(
+        "%%dagron --no-live --no-raise\n\n\ndef a():\n    1 / 0\n", store_history=True
+    )
+    assert f"Cell In[{info.execution_count}], line 5, in a" in capsys.readouterr().err
+
+
+def test_options_are_shell_words(shell: Any) -> None:
+    from dagron_nb.notebook.magics import DagronMagics, _parse
+
+    magic = DagronMagics(shell=shell).dagron_cell
+    assert _parse(magic, "-n 'my run' -o r", shell_words=True).name == "my run"
+    assert _parse(magic, '--name "a \\"b\\""', shell_words=True).name == 'a "b"'
+    with pytest.raises(UsageError, match="No closing quotation"):
+        _parse(magic, "-n 'open", shell_words=True)
+
+
+# -- what tasks print ---------------------------------------------------------------
+PRINTING = """\
+import logging
+def load():
+    print("loading")
+    logging.getLogger("etl").warning("slow disk")
+    return 1
+
+def use(load):
+    print("using", load)
+"""
+
+
+@contextlib.contextmanager
+def etl_log() -> Iterator[None]:
+    """The "etl" logger writing to stderr, as ``logging.basicConfig()`` would set it up
+    (pytest's own log capture would otherwise take the records first)."""
+    log = logging.getLogger("etl")
+    handler = logging.StreamHandler(sys.stderr)
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.propagate = True
+
+
+def test_task_output_is_kept_per_node_and_the_cell_stays_clean(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with etl_log():
+        run(shell, "-o r", PRINTING)
+    out, err = capsys.readouterr()
+    assert "loading" not in out + err
+    assert "using" not in out + err
+    assert "slow disk" not in out + err
+    result = shell.user_ns["r"]
+    assert result.inspect("load").output == "loading\nslow disk\n"
+    assert result.inspect("use").output == "using 1\n"
+
+
+def test_show_output_shows_it_as_well(shell: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    with etl_log():
+        run(shell, "-o r --show-output", PRINTING)
+    out, err = capsys.readouterr()
+    assert "loading\n" in out
+    assert "using 1\n" in out
+    assert "slow disk\n" in err
+    assert shell.user_ns["r"].captured_output["use"] == "using 1\n"
