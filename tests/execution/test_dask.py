@@ -414,16 +414,21 @@ def test_a_task_that_sets_the_cancel_event_lets_no_successor_start(client: Any) 
     assert statuses(result) == {"first": S.COMPLETED, "second": S.CANCELLED, "third": S.CANCELLED}
 
 
-def test_ctrl_c_cancels_the_rest_and_keeps_the_partial_result(client: Any) -> None:
+def test_ctrl_c_cancels_the_rest_and_keeps_the_partial_result(client: Any, stuck: None) -> None:
     class Interrupt:
         def on_node_start(self, name: str) -> None:
             raise KeyboardInterrupt  # what Ctrl-C in the notebook does on this thread
 
+        def on_node_cancel(self, name: str) -> None:
+            _RELEASE.set()  # 'a' ends only now, so 'b' cannot have started before
+
     dag = dagron.DAG.builder().add_edge("a", "b").build()
     executor = DaskExecutor(dag, client=client, callbacks=Interrupt())
-    tasks = {"a": functools.partial(_value, 1), "b": _must_not_run}
+    tasks = {"a": _stuck, "b": functools.partial(_must_not_run, "b")}
+    _RAN.clear()
     with pytest.raises(KeyboardInterrupt) as info:
         executor.execute(tasks)
+    assert _RAN == []
     partial = info.value.result  # type: ignore[attr-defined]
     assert partial is executor.last_result
     assert statuses(partial) == {"a": S.COMPLETED, "b": S.CANCELLED}
