@@ -136,9 +136,11 @@ class DaskExecutor(Executor):
             driver = DaskDriver(run, client, calls, options)
             try:
                 result = driver.execute()
-            except KeyboardInterrupt as exc:
+            except BaseException as exc:
+                if driver.partial is None:  # not a stop request: a crash
+                    raise
                 self.last_result = driver.partial
-                raise interrupt_with(exc, driver.partial) from None  # type: ignore[arg-type]
+                raise interrupt_with(exc, driver.partial) from None
         finally:
             if own:
                 dask_cluster.close_local_client(client)

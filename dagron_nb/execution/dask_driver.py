@@ -39,6 +39,7 @@ from typing import Any, NamedTuple
 from dagron_nb.core.errors import ClusterError, ConfigurationError
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.execution import dask_worker as onworker
+from dagron_nb.execution.interrupts import CtrlC
 from dagron_nb.execution.run import Run
 from dagron_nb.execution.scheduler import Transition
 
@@ -117,30 +118,23 @@ class DaskDriver:
         self.wall0 = 0.0
         self.partial: ExecutionResult | None = None
         self.last_scan = 0.0
+        self.stops: list[BaseException] = []  # stop requests not yet acted on
+        self.raised: BaseException | None = None  # the first one, raised at the end
 
     # -- the run -------------------------------------------------------------------
     def execute(self) -> ExecutionResult:
+        """Run to the end; raise the first stop request (Ctrl-C, a callback's
+        KeyboardInterrupt / SystemExit) with the partial result as ``self.partial``."""
         run = self.run_
         dispatcher = dispatcher_for(self.client)
         dispatcher.register(self.token, self.queue)
         if run.cancel_event is not None:
             onworker.LOCAL_CANCEL[self.token] = run.cancel_event
-        interrupted: KeyboardInterrupt | None = None
+        run.fanout.on_stop = self.stops.append  # a callback asked to stop the run
+        presses = CtrlC(wake=lambda: self.queue.put(("wake", "")))
         try:
-            run.begin()
-            self.wall0 = time.time() - (time.perf_counter() - run.t0)
-            if self.sched.remaining:
-                self._submit(dispatcher.topic)
-            while self.sched.remaining:
-                try:
-                    self._step()
-                except KeyboardInterrupt as exc:
-                    if interrupted is None:
-                        interrupted = exc
-                        self._cancel("interrupted (KeyboardInterrupt)")
-                    else:  # a second Ctrl-C: stop waiting for the running tasks
-                        self._abandon()
-            self._fetch_outputs()
+            with presses:
+                self._follow(presses, dispatcher.topic)
         finally:
             dispatcher.unregister(self.token)
             onworker.LOCAL_CANCEL.pop(self.token, None)
@@ -148,10 +142,43 @@ class DaskDriver:
         for node, note in self.notes.items():
             self.sched.reason[node] = note
         result = run.result()
-        if interrupted is not None:
+        if self.raised is not None:
             self.partial = result
-            raise interrupted
+            raise self.raised
         return result
+
+    def _follow(self, presses: CtrlC, topic: str) -> None:
+        run = self.run_
+        try:
+            run.begin()
+            self.wall0 = time.time() - (time.perf_counter() - run.t0)
+            self._act_on_stops(presses)
+            if self.sched.remaining and not self.cancelled:
+                self._submit(topic)
+        except KeyboardInterrupt as exc:  # a press that could not wait (see CtrlC)
+            self.stops.append(exc)
+        while self.sched.remaining:
+            try:
+                self._act_on_stops(presses)
+                self._step()
+            except KeyboardInterrupt as exc:
+                self.stops.append(exc)
+        self._act_on_stops(presses)
+        self._fetch_outputs()
+
+    def _act_on_stops(self, presses: CtrlC) -> None:
+        """A first KeyboardInterrupt cancels; a second, or any other stop, abandons."""
+        for _ in range(presses.take()):
+            self.stops.append(KeyboardInterrupt())
+        while self.stops:
+            exc = self.stops.pop(0)
+            self.raised = self.raised or exc
+            if not self.cancelled:
+                self._cancel("interrupted (KeyboardInterrupt)")
+                if isinstance(exc, KeyboardInterrupt):
+                    continue
+            self._abandon()
+        self._flush_notifications()
 
     def _submit(self, topic: str) -> None:
         """Hand the whole graph to the scheduler; priorities from our bottom levels."""
@@ -258,6 +285,8 @@ class DaskDriver:
     # -- events from the workers ------------------------------------------------------
     def _handle(self, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
+        if kind == "wake":  # a Ctrl-C press: acted on after this batch
+            return
         if kind == "flush":
             self.flush_waiting.discard(msg[2])
             return
@@ -422,15 +451,16 @@ class DaskDriver:
             future.release()
 
     def _abandon(self) -> None:
+        """Stop waiting for the running tasks: they become CANCELLED now."""
         run = self.run_
         now = time.perf_counter() - run.t0
+        self.stopping = False
         self.flush_waiting.clear()
         if self.stop_actions:
             self._finish_stop()
         self.events.extend(
             run.abandon_running("interrupted twice (KeyboardInterrupt) while running", now)
         )
-        self._flush_notifications()
 
     # -- watching ------------------------------------------------------------------------
     def _watch(self) -> None:
