@@ -8,6 +8,7 @@ which behaviour is pinned.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import threading
@@ -17,7 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from dagron_nb import DAG, AsyncDAGExecutor, DAGExecutor, ExecutionResult, NodeStatus
+from dagron_nb import (
+    DAG,
+    AsyncDAGExecutor,
+    ConfigurationError,
+    DAGExecutor,
+    ExecutionResult,
+    NodeStatus,
+    Pipeline,
+)
 
 if TYPE_CHECKING:
     from conftest import Recorder, Runner
@@ -307,3 +316,66 @@ def test_threads_a_timed_out_task_is_reported_as_left_behind(release: threading.
     )
     assert result["stuck"].status is S.TIMED_OUT
     assert "its thread was left to finish in the background" in str(result["stuck"].error)
+
+
+# -- 9-13. bad input: a clear error before anything runs --------------------------
+def test_add_nodes_refuses_a_string() -> None:
+    with pytest.raises(ConfigurationError, match=r"add_node\('load'\)"):
+        DAG().add_nodes("load")
+    with pytest.raises(ConfigurationError, match=r"add_node\('load'\)"):
+        DAG.builder().add_nodes("load")
+
+
+def test_add_edges_says_which_item_is_wrong_and_what_shape_is_expected() -> None:
+    dag = DAG().add_nodes(["a", "b", "c"])
+    with pytest.raises(ConfigurationError, match=r"weight of edge 'a' -> 'b'.*got 'c'"):
+        dag.add_edges([("a", "b", "c")])
+    with pytest.raises(ConfigurationError, match=r"add_edges\(\) items are .*got \('a',\)"):
+        dag.add_edges([("a",)])
+    assert dag.edge_count() == 0
+
+
+def test_pipeline_refuses_an_input_no_task_takes() -> None:
+    ran: list[str] = []
+
+    def load(path: str = "default.csv") -> str:
+        ran.append(path)
+        return path
+
+    def report(load: str, n: int = 1) -> str:
+        return load * n
+
+    with pytest.raises(
+        ConfigurationError,
+        match=r"input\(s\) 'pth' \(did you mean 'path'\?\) taken by no task.*"
+        r"its inputs are: 'path', 'n'",
+    ):
+        Pipeline([load, report]).execute({"pth": "x.csv"})
+    assert ran == []
+    assert Pipeline([load, report]).execute({"path": "x.csv"})["report"].result == "x.csv"
+
+
+def test_pipeline_refuses_async_generator_functions_and_positional_only_parameters() -> None:
+    async def stream():  # type: ignore[no-untyped-def]
+        yield 1
+
+    def positional(a, /):  # type: ignore[no-untyped-def]
+        return a
+
+    with pytest.raises(ConfigurationError, match=r"task 'stream' is an async generator"):
+        Pipeline([stream])
+    with pytest.raises(ConfigurationError, match=r"task 'positional' has positional-only.*'/'"):
+        Pipeline([positional])
+
+
+def test_names_of_partials_and_callable_objects_are_stable() -> None:
+    def scale(x: int = 1, factor: int = 2) -> int:
+        return x * factor
+
+    class Loader:
+        def __call__(self) -> int:
+            return 1
+
+    pipeline = Pipeline([functools.partial(scale, factor=3), Loader()])
+    assert pipeline.task_names == ["scale", "Loader"]
+    assert Pipeline([Loader()]).task_names == Pipeline([Loader()]).task_names
