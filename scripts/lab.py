@@ -131,6 +131,13 @@ def has_browser() -> bool:
     return True
 
 
+def open_browser(url: str) -> bool:
+    try:
+        return webbrowser.open(url)
+    except Exception:  # a broken browser setup must not stop the server
+        return False
+
+
 def stop(server: subprocess.Popen[bytes]) -> None:
     if server.poll() is not None:
         return
@@ -163,7 +170,7 @@ def serve(args: argparse.Namespace) -> int:
         say(f"open {url}")
         if args.no_browser:
             pass
-        elif has_browser() and webbrowser.open(url):
+        elif has_browser() and open_browser(url):
             say("opened in your browser; Ctrl-C here stops the server")
         else:
             say("no browser found here: open the URL above by hand; Ctrl-C here stops the server")
