@@ -358,10 +358,15 @@ class Pipeline:
         enable_tracing: bool = False,
         hooks: object = None,
         node_timeouts: Mapping[str, float] | None = None,
+        outputs: Iterable[str] | None = None,
+        as_futures: bool = False,
     ) -> ExecutionResult:
         """Run the pipeline on a dask.distributed ``client`` (None: a LocalCluster).
 
-        Upstream values pass between tasks on the cluster, as futures.
+        Upstream values pass between tasks on the cluster, worker to worker.
+        Only the values of ``outputs`` (None: all) come back to this process;
+        the others are released on the cluster once no step needs them.
+        ``as_futures=True`` leaves the outputs there too, as futures.
         """
         from dagron_nb.execution.dask import DaskExecutor  # dask is an optional extra
 
@@ -376,7 +381,14 @@ class Pipeline:
             hooks=hooks,
         )
         tasks = self._bind(inputs)
-        return executor.execute(tasks, timeout, cancel_event, node_timeouts=node_timeouts)
+        return executor.execute(
+            tasks,
+            timeout,
+            cancel_event,
+            node_timeouts=node_timeouts,
+            outputs=outputs,
+            as_futures=as_futures,
+        )
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, tasks={self.task_names})"
