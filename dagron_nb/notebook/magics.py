@@ -136,6 +136,15 @@ class DagronMagics(Magics):
         help="a failed run does not raise, so Run All goes on past this cell",
     )
     @argument(
+        "--dask",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run on a Dask cluster: the scheduler at ADDRESS, or without one a "
+        "LocalCluster of worker processes kept for this kernel",
+    )
+    @argument(
         "--show-output",
         action="store_true",
         help="show what the tasks print as they print it (it is kept per node anyway)",
@@ -314,7 +323,9 @@ class DagronMagics(Magics):
         }
         use_async = args.use_async or any(t.is_async for t in pipeline.tasks.values())
         try:
-            if use_async:
+            if args.dask is not None:
+                self._run_on_dask(pipeline, inputs, args.dask, options, listeners)
+            elif use_async:
                 _run_coroutine(lambda: pipeline.execute_async(inputs, **options))
             else:
                 pipeline.execute(inputs, **options)
@@ -333,6 +344,27 @@ class DagronMagics(Magics):
             ) from None
         assert keeper.result is not None  # on_run_end fires before execute returns
         return keeper.result
+
+    def _run_on_dask(
+        self,
+        pipeline: Pipeline,
+        inputs: dict[str, Any],
+        address: str,
+        options: dict[str, Any],
+        listeners: list[object],
+    ) -> None:
+        """``--dask``: the kernel's cluster (started on first use), the dashboard
+        linked from the widget; the result cache is not used on Dask (yet)."""
+        from dagron_nb.execution.dask_cluster import dashboard_link
+        from dagron_nb.notebook.dask_session import dask_client
+
+        client = dask_client(address)
+        link = dashboard_link(client) or ""
+        for listener in listeners:
+            if hasattr(listener, "dashboard_link"):  # the live widget's header links it
+                setattr(listener, "dashboard_link", link)  # noqa: B010 - listeners are objects
+        options = {k: v for k, v in options.items() if k not in ("cache", "refresh_cache")}
+        pipeline.execute_dask(inputs, client=client, **options)
 
     def _cell_label(self) -> str:
         running = getattr(self.ip.displayhook, "exec_result", None)
