@@ -58,7 +58,9 @@ def final_pictures(notebook: Any) -> list[dict[str, str]]:
         (shown,) = [o for o in cell.outputs if o.output_type == "display_data"]
         # the run is over: the widget replaced itself with the static picture
         assert WIDGET_VIEW not in shown.data, cell.source
-        pictures.append(node_statuses(shown.data["image/svg+xml"]))
+        # the picture is stored once, in the text/html
+        (svg,) = re.findall(r"<svg\b.*?</svg>", shown.data["text/html"], re.S)
+        pictures.append(node_statuses(svg))
     return pictures
 
 

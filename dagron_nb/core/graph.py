@@ -116,7 +116,7 @@ class DAG:
                 f"write add_nodes([{nodes!r}]) or add_node({nodes!r})."
             )
         added: list[str] = []
-        epochs = self._epochs
+        epochs = dict(self._epochs)  # small: only names added again after a removal
         try:
             for item in nodes:
                 name, payload, metadata = node_item(item)
@@ -310,6 +310,19 @@ class DAG:
     def edge_label(self, source: NodeArg, target: NodeArg) -> str | None:
         """The label given to edge ``source -> target``, or None."""
         return self._edge_attr(source, target)[1]
+
+    def edge_attributes(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """``{(source, target): {"weight": ..., "label": ...}}`` for the edges
+        that have a weight or a label (the keys set are the ones given)."""
+        out: dict[tuple[str, str], dict[str, Any]] = {}
+        for edge, (weight, label) in self._edge_attrs.items():
+            attrs: dict[str, Any] = {}
+            if weight is not None:
+                attrs["weight"] = weight
+            if label is not None:
+                attrs["label"] = label
+            out[edge] = attrs
+        return out
 
     def _edge_attr(self, source: NodeArg, target: NodeArg) -> tuple[float | None, str | None]:
         if not self.has_edge(source, target):

@@ -4,6 +4,10 @@ A parameter named like another task of the pipeline is an edge from that task,
 and receives its return value. Any other parameter must come from ``inputs``
 (given to the pipeline or to ``execute``) or have a default; otherwise
 ``execute`` refuses to start and names the parameter.
+
+Plain functions are accepted as tasks too (the ``%%dagron`` magic relies on
+it), where the original dagron's ``Pipeline`` insists on ``@task``; ``@task``
+sets dagron's marker, ``fn._dagron_task``, for code that looks for it.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import functools
 import inspect
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, overload
 
 from dagron_nb.core.errors import ConfigurationError, DuplicateNodeError
@@ -23,6 +28,17 @@ from dagron_nb.execution.threads import DAGExecutor
 R = TypeVar("R")
 
 _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What the original dagron's ``@task`` marker (``fn._dagron_task``) holds:
+    the task's name, function, parameter names and whether it is async."""
+
+    name: str
+    fn: Callable[..., Any]
+    dependencies: list[str]
+    is_async: bool
 
 
 class Task(Generic[R]):
@@ -52,6 +68,12 @@ class Task(Generic[R]):
     def dagron_timeout(self) -> float | None:
         """The node timeout executors read (``run.TIMEOUT_ATTRIBUTE``)."""
         return self.timeout
+
+    @property
+    def _dagron_task(self) -> TaskSpec:
+        """The marker attribute code written for the original dagron checks
+        (``getattr(fn, "_dagron_task", None)``) to tell a task from a plain function."""
+        return TaskSpec(self.name, self.func, [p.name for p in self.parameters], self.is_async)
 
     def __call__(self, *args: Any, **kwargs: Any) -> R:
         return self.func(*args, **kwargs)

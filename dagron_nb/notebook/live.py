@@ -63,7 +63,7 @@ from dagron_nb.core.errors import ConfigurationError
 from dagron_nb.core.extras import optional_import
 from dagron_nb.core.graph import DAG
 from dagron_nb.core.results import ExecutionResult, NodeStatus
-from dagron_nb.notebook import render
+from dagron_nb.notebook import control, render
 from dagron_nb.notebook.livestate import CODES, LiveState, node_metadata
 
 # The widget class itself needs anywidget at import time; the error names the extra.
@@ -76,7 +76,11 @@ STATIC = pathlib.Path(__file__).parent / "static"
 
 FLUSH_INTERVAL = 0.1  # seconds: at most ~10 deltas per second reach the browser
 SNAPSHOT_INTERVAL = 1.0  # seconds between full snapshots during a run
-LAYOUT_WAIT = 15.0  # how long the end of a run waits for a layout still being made
+LAYOUT_TIMEOUT = 30.0  # dot is stopped after this long; "draw anyway" has no limit
+# With no browser view (nbclient, a plain kernel client), the end of a run gives the
+# layout of a small graph (render.FAST_LAYOUT_FROM nodes at most) this long, so its
+# saved picture is the graph rather than the summary; a big one's arrives later.
+LAYOUT_GRACE = 0.3
 FLUSHER_IDLE = 30.0  # seconds a parked flusher thread waits for another run, then ends
 
 _WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -108,6 +112,10 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
     phase = traitlets.Unicode("idle").tag(sync=True)
     delta = traitlets.Dict().tag(sync=True)
     snapshot = traitlets.Dict().tag(sync=True)
+    critical = traitlets.List(traitlets.Int()).tag(sync=True)
+    cancelling = traitlets.Unicode("").tag(sync=True)
+    oversize = traitlets.Bool(False).tag(sync=True)
+    can_rerun = traitlets.Bool(False).tag(sync=True)
 
     def __init__(
         self,
@@ -137,6 +145,15 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         self._display_ids: list[str] = []
         self._layout_ready = threading.Event()
         self._layout_generation = 0
+        self._svg = ""  # the layout, also when the svg trait was emptied (see _finish)
+        self._final_due = False  # the run ended before its layout: publish it when ready
+        self._viewed = False  # a browser view said hello: keep the widget after the run
+        #: set by the Cancel button (and ``cancel()``); ``run_live`` and ``%%dagron``
+        #: pass it to the executor as the run's ``cancel_event``
+        self.cancel_event = threading.Event()
+        self._rerun: Callable[[list[str]], Any] | None = None
+        self._result: ExecutionResult | None = None  # the last run's, for the inspector
+        control.listen(self)
         self.palette = [
             {"code": CODES[s], "status": s.value, "color": render.STATUS_COLORS[s]}
             for s in NodeStatus
@@ -163,12 +180,13 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             self._state.set_dag_locked(dag)
         self._show_dag(dag)
 
-    def _show_dag(self, dag: DAG) -> None:
+    def _show_dag(self, dag: DAG, *, force: bool = False) -> None:
         """Send the state's new DAG to the browser; lay it out in the background."""
         names = list(dag.index().names)
         n = len(names)
         meta = node_metadata(dag, names)
-        if n > self.max_layout_nodes:
+        oversize = n > self.max_layout_nodes and not force
+        if oversize:
             view = "summary"
             note = (
                 f"{n:,} nodes is above the {self.max_layout_nodes:,}-node limit for a drawn "
@@ -186,28 +204,34 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             self._layout_ready.clear()
             with self._state.lock:
                 snapshot = self._state.snapshot_locked()
+            self._svg = ""
             with self.hold_sync():
                 self.names = names
                 self.meta = meta
                 self.svg = ""
                 self.view = view
                 self.note = note
+                self.oversize = oversize
+                self.critical = []
                 self.snapshot = snapshot
         if view == "loading":
             threading.Thread(
                 target=self._lay_out,
-                args=(dag, self._layout_generation),
+                args=(dag, self._layout_generation, None if force else LAYOUT_TIMEOUT),
                 name="dagron-layout",
                 daemon=True,
             ).start()
         else:
             self._layout_ready.set()
 
-    def _lay_out(self, dag: DAG, generation: int) -> None:
+    def _lay_out(self, dag: DAG, generation: int, timeout: float | None) -> None:
+        oversize = False
         try:
             # unpainted: the browser paints it, and painting 1,000 nodes here costs ~0.1 s
-            svg = render.layout_svg(dag)
+            svg = render.layout_svg(dag, timeout=timeout)
             view, note = "graph", ""
+        except render.LayoutTimeoutError as exc:  # slow: the summary, and "draw anyway"
+            svg, view, note, oversize = "", "summary", str(exc), True
         except Exception as exc:  # dot crashed or vanished: say so, keep the summary
             logger.warning("laying out the DAG failed: %s", exc)
             svg, view = "", "summary"
@@ -215,15 +239,44 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         with self._send_lock:
             if generation != self._layout_generation:
                 return  # a newer DAG replaced this one meanwhile
+            self._svg = svg
+            final_due, self._final_due = self._final_due, False
             with self.hold_sync():
-                self.svg = svg
+                if self._viewed or not final_due:  # else only the static picture needs it
+                    self.svg = svg
                 self.view = view
                 self.note = note
-            self._layout_ready.set()
+                self.oversize = oversize
+        if final_due:
+            self._publish_final()
+        with self._send_lock:  # ready: laid out and, after a run, the final picture shown
+            if generation == self._layout_generation:
+                self._layout_ready.set()
+
+    def draw_anyway(self) -> None:
+        """Lay the graph out even above ``max_layout_nodes`` or after a slow layout."""
+        with self._state.lock:
+            dag = self._state.dag
+        self._show_dag(dag, force=True)
 
     def wait_for_layout(self, timeout: float | None = None) -> bool:
-        """Block until the picture is laid out (or there will be none); True if so."""
+        """Block until the picture is laid out (or there will be none); True if so.
+
+        When a run ended before its layout, also until the final picture is shown.
+        """
         return self._layout_ready.wait(timeout)
+
+    def inspection_columns(self) -> Any:
+        """What the inspector reads: the last result, else the run being watched."""
+        if self._result is not None:
+            return self._result
+        with self._state.lock:
+            return self._state.view
+
+    @property
+    def layout(self) -> str:
+        """The SVG laid out by Graphviz (unpainted), or "" while there is none."""
+        return self._svg
 
     @property
     def statuses(self) -> dict[str, NodeStatus]:
@@ -249,12 +302,16 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
     def on_run_start(self, dag: DAG) -> None:
         if dag.index().names != self._state.names:
             self._set_dag(dag)  # the run is of another DAG: show that one
+        self._result = None
         with self._send_lock:
             with self._state.lock:
                 snapshot = self._state.start_run_locked()
             with self.hold_sync():
                 self.snapshot = snapshot
                 self.phase = "running"
+                self.cancelling = ""
+                self.critical = []
+                self.can_rerun = False
             self._last_snapshot = time.perf_counter()
         self._start_flusher()
 
@@ -281,17 +338,91 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         self._queue(name, NodeStatus.CANCELLED)
 
     def on_run_end(self, result: ExecutionResult) -> None:
+        self._result = result
+        if self.cancelling:  # the Cancel button's: it must not stop the next run
+            self.cancel_event.clear()
         with self._send_lock:  # no flusher delta between the result and the final flush
             self._stop_flusher()
             with self._state.lock:
                 self._state.end_run_locked(result)
+                critical = self._state.critical_locked()
             self._flush(final=True)
-        if self._display_ids:
-            self._layout_ready.wait(LAYOUT_WAIT)
-            bundle = self.static_bundle()
-            display = optional_import("IPython.display", purpose="showing the live DAG")
-            for display_id in self._display_ids:
-                display.update_display(bundle, raw=True, display_id=display_id)
+            with self.hold_sync():
+                self.critical = critical
+                self.cancelling = ""
+                self.can_rerun = self._rerun is not None and not result.ok
+        small = len(self._state.names) <= render.FAST_LAYOUT_FROM  # dot takes ~0.1 s
+        if self._display_ids and not self._viewed and small:
+            self._layout_ready.wait(LAYOUT_GRACE)
+        with self._send_lock:
+            # The run does not wait for Graphviz: a layout still being made
+            # publishes the final picture itself when it is ready.
+            self._final_due = not self._layout_ready.is_set()
+        self._publish_final()
+
+    def _publish_final(self) -> None:
+        """Put the final picture in the outputs ``show()`` made.
+
+        With a browser view open, the widget stays (inspector, Re-run failed)
+        with the static picture beside it as the output's ``text/html`` (what
+        nbconvert and GitHub show). With none (nbclient, a closed tab), the
+        output becomes the static picture alone, and the ``svg`` trait is emptied
+        so that saved widget state does not hold the picture a second time.
+        """
+        if not self._display_ids:
+            return
+        bundle = self.static_bundle()
+        if self._viewed:
+            bundle[_WIDGET_VIEW] = self._view_data()
+        else:
+            with self._send_lock:
+                self.svg = ""
+        display = optional_import("IPython.display", purpose="showing the live DAG")
+        for display_id in self._display_ids:
+            display.update_display(bundle, raw=True, display_id=display_id)
+
+    def _view_data(self) -> dict[str, Any]:
+        return {"version_major": 2, "version_minor": 1, "model_id": self.model_id}
+
+    # -- what the browser asks (control.py routes the messages) ---------------------
+    def browser_opened(self) -> None:
+        """A view rendered in a browser: from now on the widget stays after runs.
+
+        A short run can end before the view's hello arrives; its output then
+        became the static picture, and is turned back into the widget now.
+        """
+        first = not self._viewed
+        self._viewed = True
+        with self._send_lock:
+            if self.svg != self._svg and self.view == "graph":
+                self.svg = self._svg  # emptied after a run no view watched
+            ended = self.phase == "done" and not self._final_due
+        if first and ended:
+            self._publish_final()
+
+    def cancel(self) -> None:
+        """Cancel the run: what has not started becomes CANCELLED, running tasks finish.
+
+        Sets ``cancel_event``, which ``run_live`` and ``%%dagron`` give the
+        executor; the header says "cancelling" until the running tasks end.
+        """
+        self.cancel_event.set()
+        with self._send_lock:
+            if self.phase == "running":
+                self.cancelling = "cancel"
+
+    def rerun_failed(self) -> None:
+        """Run again the nodes that did not succeed (the Re-run failed button)."""
+        result, rerun = self._result, self._rerun
+        if result is None or rerun is None:
+            return
+        todo = [n for n, s in zip(result.names, result.statuses) if not s.is_success]
+        if todo:
+            rerun(todo)
+
+    def set_rerun(self, rerun: Callable[[list[str]], Any] | None) -> None:
+        """What "Re-run failed" calls with the names of the nodes to run again."""
+        self._rerun = rerun
 
     # -- sending ----------------------------------------------------------------------
     # The flusher ticks every flush_interval, also between runs (a flag check),
@@ -396,7 +527,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         display_id = uuid.uuid4().hex
         self._display_ids.append(display_id)
         bundle = {
-            _WIDGET_VIEW: {"version_major": 2, "version_minor": 1, "model_id": self.model_id},
+            _WIDGET_VIEW: self._view_data(),
             "text/plain": self._text(),
             "text/html": render.picture_html(
                 render.note_html(
@@ -408,7 +539,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         }
         display.display(bundle, raw=True, display_id=display_id)
 
-    def static_bundle(self) -> dict[str, str]:
+    def static_bundle(self) -> dict[str, Any]:
         """The picture as it stands, without widgets: text/html (+ image/svg+xml)."""
         with self._state.lock:
             copy = self._state.copy_locked()
@@ -419,7 +550,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             counts[status] += 1
         header = render.header_html(counts, len(names), elapsed, title=self.title or None)
         bundle = {"text/plain": self._text()}
-        svg = self.svg
+        svg = self._svg
         if self.view == "graph" and svg:
             if result is not None and result.names == names:
                 tips_by_name = render.result_tooltips(result)
@@ -436,10 +567,13 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
                     for i, name in enumerate(names)
                 ]
             painted = render.paint_svg(svg, names, statuses, tips)
-            bundle["image/svg+xml"] = painted
+            # once: text/html is what notebooks, nbconvert and GitHub show
             bundle["text/html"] = render.picture_html(painted, header=header, counts=counts)
         else:
-            note = self.note or "The layout was not ready when the run ended."
+            note = self.note or (
+                "The graph is still being laid out; this summary shows the run's end "
+                "until it is drawn."
+            )
             body = render.summary_html(names, statuses, messages)
             bundle["text/html"] = render.picture_html(body, header=header, note=note, counts=counts)
         return bundle
@@ -546,6 +680,10 @@ def _prepare(
     from dagron_nb.execution.threads import DAGExecutor
 
     live = LiveDAG(target, title=title or getattr(target, "name", None))
+    if kwargs.get("cancel_event") is None:
+        kwargs["cancel_event"] = live.cancel_event  # the Cancel button stops this run
+    else:
+        live.cancel_event = kwargs["cancel_event"]  # the button sets the caller's event
     extra = kwargs.pop("callbacks", None)
     callbacks = [live] if extra is None else [live, extra]
     if isinstance(target, Pipeline):

@@ -112,6 +112,11 @@ class LiveState:
         # inside that run (~0.3 ms for 10,000 nodes), and would pin the values.
         self.result: ExecutionResult | None = None
         self.summary: str | None = None  # the last run's ``result.summary()``
+        # Per node name, how long it took in the last run that drew a graph: the
+        # next run's ETA. Expected durations of the run going on, by index.
+        self.previous: dict[str, float] = {}
+        self.expected: list[float] | None = None
+        self.peak_running = 1  # the most nodes seen running at once (the ETA's width)
         self.set_dag_locked(dag)
 
     def set_dag_locked(self, dag: DAG) -> None:
@@ -201,6 +206,11 @@ class LiveState:
         self.reset_locked()
         self.result = None
         self.summary = None
+        self.peak_running = 1
+        known = self.previous
+        self.expected = None
+        if known and self.durations_wanted:
+            self.expected = [known.get(name, 0.0) for name in self.names]
         self.t0 = time.perf_counter()
         self.elapsed = 0.0
         self.seq += 1
@@ -211,7 +221,14 @@ class LiveState:
         self.view = None
         self.result = result if self.durations_wanted else None
         self.summary = result.summary()
+        self.expected = None
         self._adopt_result_locked(result)
+        if self.durations_wanted and result.names == self.names:
+            self.previous = {
+                name: seconds
+                for name, seconds, status in zip(self.names, self.duration, self.status)
+                if seconds is not None and status is not NodeStatus.CACHE_HIT
+            }
 
     def _adopt_result_locked(self, result: ExecutionResult) -> None:
         """Make the state exactly the result's: statuses, messages, durations.
@@ -325,7 +342,57 @@ class LiveState:
             "codes": _codes(self.status),
             "durations": durations,
             "messages": {str(i): m for i, m in self.message.items()},
+            "eta": self.eta_locked(),
         }
+
+    def eta_locked(self) -> float | None:
+        """Seconds the run still needs, from the last run's durations; None if unknown.
+
+        The larger of two bounds: the longest chain of remaining work (a running
+        node counts what it has left), and all the remaining work spread over as
+        many workers as were ever seen busy at once.
+        """
+        expected, t0 = self.expected, self.t0
+        if expected is None or t0 is None:
+            return None
+        now = time.perf_counter()
+        index = self.dag.index()
+        left = [0.0] * len(expected)
+        running = 0
+        for i, status in enumerate(self.status):
+            if status is PENDING:
+                left[i] = expected[i]
+            elif status is RUNNING:
+                running += 1
+                began = self._started_at(i, t0)
+                busy = 0.0 if began is None else now - began
+                left[i] = max(expected[i] - busy, 0.0)
+        self.peak_running = max(self.peak_running, running)
+        chain = [0.0] * len(left)
+        for i in index.topo:
+            before = max((chain[p] for p in index.pred[i]), default=0.0)
+            chain[i] = before + left[i]
+        longest = max(chain, default=0.0)
+        return round(max(longest, sum(left) / self.peak_running), 2)
+
+    def _started_at(self, i: int, t0: float) -> float | None:
+        """perf_counter time node ``i`` started (a watched run's, or a callback's)."""
+        view = self.view
+        if view is not None:
+            began = view.started[i]
+            return None if began is None else view.t0 + began
+        return self.started[i]
+
+    def critical_locked(self) -> list[int]:
+        """The last run's critical path (node indices), when a graph is drawn."""
+        result = self.result
+        if result is None or result.names != self.names or not self.durations_wanted:
+            return []
+        try:
+            path = result.critical_path()
+        except Exception:  # an odd result must not break the final picture
+            return []
+        return [self.position[name] for name in path if name in self.position]
 
     def copy_locked(self) -> StateCopy:
         """Drain, then a copy of the state for a static picture."""

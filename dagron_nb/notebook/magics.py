@@ -262,12 +262,14 @@ class DagronMagics(Magics):
         """Run with the live view (unless ``--no-live``); the result, also when interrupted."""
         keeper = _ResultKeeper()
         listeners: list[object] = [keeper, OutputCapture(echo=args.show_output)]
+        cancel_event = None
         if not args.no_live:
             from dagron_nb.notebook.live import LiveDAG
 
             live = LiveDAG(pipeline.dag, title=pipeline.name)
             live.show()
             listeners.append(live)
+            cancel_event = live.cancel_event  # the widget's Cancel button
         if extra is not None:
             listeners.append(extra)
         options: dict[str, Any] = {
@@ -275,6 +277,7 @@ class DagronMagics(Magics):
             "callbacks": listeners,
             "fail_fast": not args.best_effort,
             "timeout": args.timeout,
+            "cancel_event": cancel_event,
         }
         use_async = args.use_async or any(t.is_async for t in pipeline.tasks.values())
         try:

@@ -21,6 +21,7 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,9 @@ STATUS_COLORS: dict[NodeStatus, str] = {
     NodeStatus.CANCELLED: "#c4b5fd",  # lavender: the user or a deadline stopped it
     NodeStatus.CACHE_HIT: "#5eead4",  # teal: success without running
 }
+
+#: Highlighted edges (a critical path): readable on light and dark backgrounds.
+CRITICAL_EDGE = "#db2777"
 
 #: Above this many nodes ``dot`` gets cheaper settings (a 1,000-node random DAG
 #: drops from ~1.7 s to ~0.5 s here, at the price of straight edges).
@@ -173,7 +177,7 @@ def to_dot(
     fast = len(index.names) > FAST_LAYOUT_FROM
     graph_attrs = [
         'rankdir="TB"',
-        'bgcolor="white"',
+        'bgcolor="transparent"',  # the page's background shows: light and dark themes
         'fontname="Helvetica,Arial,sans-serif"',
         "nodesep=0.25",
         "ranksep=0.35",
@@ -200,14 +204,33 @@ def to_dot(
         if tooltips is not None and name in tooltips:
             attrs.append(f"tooltip={dot_quote(tooltips[name])}")
         lines.append(f"  {node_id(i)} [{', '.join(attrs)}];")
+    edge_attrs = dag.edge_attributes()
     for i, targets in enumerate(index.succ):
         for j in targets:
             attrs = [f'id="e{i}_{j}"']
             if (i, j) in highlighted:
-                attrs += ['color="#111827"', "penwidth=2.5", 'class="dagron-highlight"']
+                attrs += [f'color="{CRITICAL_EDGE}"', "penwidth=2.5", 'class="dagron-highlight"']
+            if edge_attrs:
+                attrs += _edge_extras(index.names[i], index.names[j], edge_attrs)
             lines.append(f"  n{i} -> n{j} [{', '.join(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _edge_extras(
+    source: str, target: str, edge_attrs: Mapping[tuple[str, str], Mapping[str, Any]]
+) -> list[str]:
+    """An edge's label drawn on it, and its weight in its tooltip."""
+    given = edge_attrs.get((source, target))
+    if not given:
+        return []
+    extras = []
+    if "label" in given:
+        extras += [f"label={dot_quote(_label(given['label']))}", "fontsize=9"]
+    if "weight" in given:
+        tip = f"{source} → {target}: weight {given['weight']:g}"
+        extras.append(f"tooltip={dot_quote(tip)}")
+    return extras
 
 
 # -- SVG --------------------------------------------------------------------------
@@ -217,18 +240,47 @@ def layout_svg(
     *,
     title: str | None = None,
     highlight_edges: Iterable[tuple[str, str]] = (),
+    timeout: float | None = None,
 ) -> str:
     """Graphviz's own SVG of ``to_dot(...)``, not painted (the live widget paints in JS).
 
-    Raises ``GraphvizNotFoundError`` (saying how to install it) without ``dot``.
+    Raises ``GraphvizNotFoundError`` (saying how to install it) without ``dot``,
+    and ``LayoutTimeoutError`` when ``dot`` needs more than ``timeout`` seconds
+    (it is stopped then).
     """
     graphviz = optional_import("graphviz", purpose="drawing DAGs")
     text = to_dot(dag, statuses, title=title, highlight_edges=highlight_edges)
+    if timeout is not None:
+        return _dot_with_timeout(graphviz, text, timeout, dag.node_count())
     try:
         svg: str = graphviz.Source(text).pipe(format="svg", encoding="utf-8", quiet=True)
     except graphviz.ExecutableNotFound:
         raise GraphvizNotFoundError() from None
     return svg
+
+
+class LayoutTimeoutError(DagronError, TimeoutError):
+    """Graphviz's ``dot`` took longer than allowed to lay a graph out."""
+
+
+def _dot_with_timeout(graphviz: Any, text: str, timeout: float, n: int) -> str:
+    """``dot -Tsvg`` in a subprocess that is stopped after ``timeout`` seconds."""
+    binary = os.fspath(getattr(graphviz.backend.dot_command, "DOT_BINARY", "dot"))
+    if shutil.which(binary) is None:
+        raise GraphvizNotFoundError()
+    try:
+        done = subprocess.run(
+            [binary, "-Tsvg"], input=text.encode(), capture_output=True, timeout=timeout, check=True
+        )
+    except subprocess.TimeoutExpired:
+        raise LayoutTimeoutError(
+            f"Graphviz needed more than {timeout:g} s to lay out {n:,} nodes and was stopped; "
+            'the summary is shown instead ("draw anyway" lays it out without a limit).'
+        ) from None
+    except subprocess.CalledProcessError as exc:
+        message = exc.stderr.decode(errors="replace").strip()
+        raise DagronError(f"Graphviz's dot failed ({exc.returncode}): {message[:300]}") from None
+    return done.stdout.decode("utf-8")
 
 
 def render_svg(
@@ -290,7 +342,11 @@ def paint_svg(
                 shape.set("fill", STATUS_COLORS[status])
         elif "edge" in classes and (m := _EDGE_ID.match(gid)):
             source, target = names[int(m.group(1))], names[int(m.group(2))]
-            _set_title(group, title_tag, f"{source} → {target}")
+            # an edge with a weight has dot's tooltip on an <a>: move it to <title>
+            tip = None
+            for anchor in group.iter(a_tag):
+                tip = anchor.attrib.pop(f"{{{_XLINK_NS}}}title", None) or tip
+            _set_title(group, title_tag, tip or f"{source} → {target}")
     return ET.tostring(root, encoding="unicode")
 
 
@@ -410,18 +466,39 @@ def legend_html(counts: Mapping[NodeStatus, int] | None = None) -> str:
     )
 
 
+#: The header's words per status (the legend's categories; pending and running aside).
+HEADER_WORDS: dict[NodeStatus, str] = {
+    NodeStatus.FAILED: "failed",
+    NodeStatus.TIMED_OUT: "timed out",
+    NodeStatus.CANCELLED: "cancelled",
+    NodeStatus.SKIPPED: "skipped",
+    NodeStatus.CACHE_HIT: "from cache",
+}
+
+
 def header_html(
     counts: Mapping[NodeStatus, int], total: int, elapsed: float, *, title: str | None = None
 ) -> str:
-    """done/total, running, failed and elapsed, as the live widget's header shows."""
-    done = sum(n for s, n in counts.items() if s.is_terminal)
-    failed = counts.get(NodeStatus.FAILED, 0) + counts.get(NodeStatus.TIMED_OUT, 0)
+    """done/total, running, the other legend categories and elapsed, like the live header.
+
+    "done" counts the successes (completed and from cache); failed, timed out,
+    cancelled and skipped nodes each have their own count, as in the legend.
+
+    >>> "1 timed out" in header_html({NodeStatus.TIMED_OUT: 1}, 2, 0.5)
+    True
+    """
+    done = counts.get(NodeStatus.COMPLETED, 0) + counts.get(NodeStatus.CACHE_HIT, 0)
     parts = [
         f'<span class="dagron-done">{done}/{total} done</span>',
         f'<span class="dagron-running">{counts.get(NodeStatus.RUNNING, 0)} running</span>',
-        f'<span class="dagron-failed">{failed} failed</span>',
-        f'<span class="dagron-elapsed">{html.escape(format_seconds(elapsed))}</span>',
+        f'<span class="dagron-failed">{counts.get(NodeStatus.FAILED, 0)} failed</span>',
     ]
+    for status, word in HEADER_WORDS.items():
+        if status is not NodeStatus.FAILED and counts.get(status, 0):
+            parts.append(
+                f'<span class="dagron-count-{status.value}">{counts[status]} {word}</span>'
+            )
+    parts.append(f'<span class="dagron-elapsed">{html.escape(format_seconds(elapsed))}</span>')
     head = f"<strong>{html.escape(title)}</strong> · " if title else ""
     return (
         '<div class="dagron-header" style="font-family:sans-serif;font-size:13px;'
@@ -478,7 +555,8 @@ def note_html(note: str) -> str:
     """A visible note (why there is no layout, how to install Graphviz)."""
     return (
         '<div class="dagron-note" style="font-family:sans-serif;font-size:12px;'
-        "background:#fff7ed;border:1px solid #fdba74;border-radius:4px;padding:4px 8px;"
+        "background:#fff7ed;color:#7c2d12;border:1px solid #fdba74;border-radius:4px;"
+        "padding:4px 8px;"
         f'margin-bottom:6px">{html.escape(note)}</div>'
     )
 

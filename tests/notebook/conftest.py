@@ -7,6 +7,7 @@ returns what a viewer would see of each node.
 
 from __future__ import annotations
 
+import re
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -100,6 +101,19 @@ def nasty_dag() -> dagron.DAG:
 @pytest.fixture
 def svg_nodes() -> Callable[[str], dict[str, SvgNode]]:
     return parse_svg_nodes
+
+
+def picture_svg(data: dict[str, Any]) -> str:
+    """The one SVG of a final static picture's display data (inside its text/html)."""
+    assert "image/svg+xml" not in data  # the picture is stored once
+    (svg,) = re.findall(r"<svg\b.*?</svg>", data["text/html"], re.S)
+    return str(svg)
+
+
+@pytest.fixture
+def picture_nodes() -> Callable[[dict[str, Any]], dict[str, SvgNode]]:
+    """``{name: SvgNode}`` of the picture in a final static display's data."""
+    return lambda data: parse_svg_nodes(picture_svg(data))
 
 
 @pytest.fixture

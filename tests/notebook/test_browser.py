@@ -36,7 +36,7 @@ import pytest
 from dagron_nb.core.results import NodeStatus
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Locator, Page
+    from playwright.sync_api import Browser, Locator, Page
 
 pytestmark = pytest.mark.browser
 
@@ -91,6 +91,71 @@ FINAL = {
     ODD_NAME: NodeStatus.COMPLETED,
 }
 RAN = ("extract", "transform", "validate")
+
+LIVE_NOTEBOOK = "dagron_live.ipynb"
+# `slow` keeps the run going while the test inspects the nodes that ended.
+INSPECT_CELL = """\
+%%dagron -w 3 -n inspect-test
+import time
+import pandas as pd
+
+def table():
+    return pd.DataFrame({"city": ["Oslo", "Lima", "Pune"], "people": [0.7, 10.1, 7.4]})
+
+def noisy(table):
+    print("noisy saw", len(table), "rows")
+    raise ValueError("noisy gave up <on purpose>")
+
+def slow():
+    time.sleep(6)
+    return "late"
+"""
+CANCEL_CELL = """\
+%%dagron -w 2 -n cancel-test
+import time
+
+def first():
+    time.sleep(3)
+
+def second():
+    time.sleep(3)
+
+def third(first):
+    return 3
+
+def fourth(second):
+    return 4
+"""
+INTERRUPT_NOTEBOOK = "dagron_interrupt.ipynb"
+INTERRUPT_CELL = """\
+%%dagron -w 2 -n interrupt-test
+import time
+
+def sleeper():
+    time.sleep(30)
+
+def after(sleeper):
+    return 1
+"""
+DARK_NOTEBOOK = "dagron_dark.ipynb"
+DARK_CELL = """\
+%%dagron -n dark-theme
+def load():
+    return [1, 2, 3]
+
+def clean(load):
+    return [x * 2 for x in load]
+
+def stats(clean):
+    return sum(clean)
+
+def plot(clean):
+    return len(clean)
+
+def report(stats, plot):
+    return stats, plot
+"""
+SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 # Installed before the notebook runs: remembers every status a node shows and
 # the fill it has then, in the live widget and in the final static picture.
@@ -156,14 +221,11 @@ def _free_port() -> int:
         return port
 
 
-def _write_notebook(path: Path) -> None:
+def _write_notebook(path: Path, cells: list[str]) -> None:
     import nbformat
 
     nb = nbformat.v4.new_notebook(
-        cells=[
-            nbformat.v4.new_code_cell("%load_ext dagron_nb"),
-            nbformat.v4.new_code_cell(CELL),
-        ],
+        cells=[nbformat.v4.new_code_cell(source) for source in cells],
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
         },
@@ -172,11 +234,16 @@ def _write_notebook(path: Path) -> None:
 
 
 def _lab_settings(config_dir: Path) -> None:
-    """User settings that keep JupyterLab quiet: no news or update toasts."""
-    settings = config_dir / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
+    """User settings that keep JupyterLab quiet: no news or update toasts, and no
+    kernel-choice dialog when a notebook whose kernel a test shut down reopens."""
+    settings = config_dir / "lab" / "user-settings" / "@jupyterlab"
+    (settings / "apputils-extension").mkdir(parents=True)
+    (settings / "apputils-extension" / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    (settings / "notebook-extension").mkdir(parents=True)
+    (settings / "notebook-extension" / "tracker.jupyterlab-settings").write_text(
+        json.dumps({"autoStartDefaultKernel": True})
     )
 
 
@@ -185,7 +252,10 @@ def lab(prerequisites: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     base = tmp_path_factory.mktemp("lab")
     root = base / "root"
     root.mkdir()
-    _write_notebook(root / NOTEBOOK)
+    _write_notebook(root / NOTEBOOK, ["%load_ext dagron_nb", CELL])
+    _write_notebook(root / LIVE_NOTEBOOK, ["%load_ext dagron_nb", INSPECT_CELL, CANCEL_CELL])
+    _write_notebook(root / INTERRUPT_NOTEBOOK, ["%load_ext dagron_nb", INTERRUPT_CELL])
+    _write_notebook(root / DARK_NOTEBOOK, ["%load_ext dagron_nb", DARK_CELL])
     _lab_settings(base / "config")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     log = OUTPUT / "jupyterlab.log"
@@ -264,71 +334,81 @@ def _rgb(color: str) -> str:
     return f"rgb({r}, {g}, {b})"
 
 
-@pytest.mark.timeout(180)  # ~15 s here; room for a loaded CI machine
-def test_dagron_cell_in_jupyterlab(lab: Lab) -> None:
+@pytest.fixture(scope="module")
+def browser(lab: Lab) -> Iterator[Browser]:
+    """One Chromium for the module's tests (each test opens its own page)."""
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.mark.timeout(180)  # ~15 s here; room for a loaded CI machine
+def test_dagron_cell_in_jupyterlab(lab: Lab, browser: Browser) -> None:
     from dagron_nb.notebook.render import STATUS_COLORS
 
     started = time.monotonic()
     screenshot = OUTPUT / "dagron_jupyterlab.png"
     for stale in ("dagron_jupyterlab_failure.png", "browser_console.log"):
         (OUTPUT / stale).unlink(missing_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            console: list[str] = []
-            page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-            page.set_default_timeout(30_000)
-            page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
-            cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
-            cells.nth(1).wait_for()
-            _dismiss_dialogs(page)
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
-            page.evaluate(RECORDER)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    console: list[str] = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    try:
+        page.set_default_timeout(30_000)
+        page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
+        cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+        cells.nth(1).wait_for()
+        _dismiss_dialogs(page)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        page.evaluate(RECORDER)
 
-            _run_cell(page, cells.nth(0))  # %load_ext dagron_nb
-            _run_cell(page, cells.nth(1))  # the %%dagron cell
-            page.wait_for_selector("g.dagron-node", timeout=60_000)
-            page.wait_for_function(
-                """(final) => Object.entries(final).every(([name, status]) => {
-                    const g = Array.from(document.querySelectorAll("g.dagron-node"))
-                        .find(g => g.getAttribute("data-node") === name);
-                    return g && g.getAttribute("data-status") === status;
-                })""",
-                arg={name: status.value for name, status in FINAL.items()},
-                timeout=60_000,
-            )
-            output = cells.nth(1).locator(".jp-OutputArea")
-            output.get_by_text("task 'validate' failed").wait_for()
-            page.screenshot(path=str(screenshot), full_page=True)
+        _run_cell(page, cells.nth(0))  # %load_ext dagron_nb
+        _run_cell(page, cells.nth(1))  # the %%dagron cell
+        page.wait_for_selector("g.dagron-node", timeout=60_000)
+        page.wait_for_function(
+            """(final) => Object.entries(final).every(([name, status]) => {
+                const g = Array.from(document.querySelectorAll("g.dagron-node"))
+                    .find(g => g.getAttribute("data-node") === name);
+                return g && g.getAttribute("data-status") === status;
+            })""",
+            arg={name: status.value for name, status in FINAL.items()},
+            timeout=60_000,
+        )
+        output = cells.nth(1).locator(".jp-OutputArea")
+        output.get_by_text("task 'validate' failed").wait_for()
+        page.screenshot(path=str(screenshot), full_page=True)
 
-            seen: dict[str, str] = page.evaluate("window.__dagronSeen")
-            final = page.evaluate(
-                """() => Array.from(document.querySelectorAll("g.dagron-node")).map(g => ({
-                    name: g.getAttribute("data-node"),
-                    status: g.getAttribute("data-status"),
-                    fill: getComputedStyle(g.querySelector("path, polygon, ellipse")).fill,
-                    title: g.querySelector("title")?.textContent ?? "",
-                    label: Array.from(g.querySelectorAll("text")).map(t => t.textContent).join(""),
-                }))"""
-            )
-            # markup from the error text or the node name would have become elements
-            injected = page.evaluate(
-                """() => Array.from(document.querySelectorAll(".jp-OutputArea b, .jp-OutputArea i"))
-                    .filter(e => /quotes|odd/.test(e.textContent)).length"""
-            )
-            done = page.locator(".jp-OutputArea .dagron-done").last.inner_text()
-            stderr = output.locator("[data-mime-type='application/vnd.jupyter.stderr']")
-            stderr_text = stderr.inner_text()
-        except Exception:
-            # what the page showed when it went wrong is the best clue
-            page.screenshot(path=str(OUTPUT / "dagron_jupyterlab_failure.png"), full_page=True)
-            (OUTPUT / "browser_console.log").write_text("\n".join(console))
-            raise
-        finally:
-            browser.close()
+        seen: dict[str, str] = page.evaluate("window.__dagronSeen")
+        final = page.evaluate(
+            """() => Array.from(document.querySelectorAll("g.dagron-node")).map(g => ({
+                name: g.getAttribute("data-node"),
+                status: g.getAttribute("data-status"),
+                fill: getComputedStyle(g.querySelector("path, polygon, ellipse")).fill,
+                title: g.querySelector("title")?.textContent ?? "",
+                label: Array.from(g.querySelectorAll("text:not(.dagron-duration)"))
+                    .map(t => t.textContent).join(""),
+            }))"""
+        )
+        # markup from the error text or the node name would have become elements
+        injected = page.evaluate(
+            """() => Array.from(document.querySelectorAll(".jp-OutputArea b, .jp-OutputArea i"))
+                .filter(e => /quotes|odd/.test(e.textContent)).length"""
+        )
+        done = page.locator(".jp-OutputArea .dagron-done").last.inner_text()
+        stderr = output.locator("[data-mime-type='application/vnd.jupyter.stderr']")
+        stderr_text = stderr.inner_text()
+    except Exception:
+        # what the page showed when it went wrong is the best clue
+        page.screenshot(path=str(OUTPUT / "dagron_jupyterlab_failure.png"), full_page=True)
+        (OUTPUT / "browser_console.log").write_text("\n".join(console))
+        raise
+    finally:
+        _close(lab, page)
     elapsed = time.monotonic() - started
     print(f"browser test: {elapsed:.1f} s in the browser; screenshot: {screenshot}")
 
@@ -345,7 +425,7 @@ def test_dagron_cell_in_jupyterlab(lab: Lab) -> None:
     assert ODD_NAME in by_name[ODD_NAME]["title"]
     assert by_name[ODD_NAME]["label"] == ODD_NAME
     assert injected == 0
-    assert done == f"{len(FINAL)}/{len(FINAL)} done"
+    assert done == f"3/{len(FINAL)} done"  # the failed and skipped ones are not "done"
     assert stderr_text.count("Traceback (most recent call last)") == 1
     assert f"ValueError: {ERROR_TEXT}" in stderr_text
     assert "dagron_nb" not in stderr_text
@@ -381,3 +461,208 @@ def _dismiss_dialogs(page: Page) -> None:
     dialog = page.locator(".jp-Dialog")
     if dialog.count():
         dialog.locator(".jp-mod-accept").first.click()
+
+
+# -- the widget as a place to work: inspector, Cancel, interrupts, themes ----------
+def _open(lab: Lab, browser: Browser, notebook: str) -> tuple[Page, Locator]:
+    """A page showing ``notebook`` alone (``reset``: no tabs of earlier tests) with
+    its kernel idle; its code cells."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(30_000)
+    page.goto(f"{lab.url}/lab/tree/{notebook}?reset&token={lab.token}")
+    cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+    cells.nth(1).wait_for()
+    _dismiss_dialogs(page)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+    return page, cells
+
+
+def _node(widget: Locator, name: str) -> Locator:
+    return widget.locator(f"g.dagron-node[data-node='{name}']")
+
+
+def _wait_status(widget: Locator, name: str, status: str, timeout: float = 60_000) -> None:
+    _node(widget, name).and_(widget.locator(f"[data-status='{status}']")).wait_for(timeout=timeout)
+
+
+def _failure_shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(OUTPUT / f"{name}_failure.png"), full_page=True)
+
+
+def _close(lab: Lab, page: Page) -> None:
+    """Close the page and shut its kernels down, so that no test's kernel keeps
+    a core busy (or its tab open) for the next one."""
+    page.close()
+    api = f"{lab.url}/api/sessions"
+    with urllib.request.urlopen(f"{api}?token={lab.token}", timeout=10) as response:
+        sessions = json.load(response)
+    for session in sessions:
+        url = f"{api}/{session['id']}?token={lab.token}"
+        urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=30).close()
+
+
+@pytest.mark.timeout(180)
+def test_inspector_mid_run_shows_a_value_preview_and_a_traceback(
+    lab: Lab, browser: Browser
+) -> None:
+    page, cells = _open(lab, browser, LIVE_NOTEBOOK)
+    try:
+        _run_cell(page, cells.nth(0))
+        _run_cell(page, cells.nth(1))
+        widget = cells.nth(1).locator(".dagron-live")
+        _wait_status(widget, "table", "completed")
+        _wait_status(widget, "noisy", "failed")
+        assert _node(widget, "slow").get_attribute("data-status") == "running"
+
+        # keyboard: Tab focus on a node, Enter opens the inspector, while `slow` runs
+        _node(widget, "table").focus()
+        page.keyboard.press("Enter")
+        panel = widget.locator(".dagron-inspector[data-ready]")
+        panel.wait_for(timeout=10_000)  # answered mid-run: the kernel hears the click
+        assert _node(widget, "slow").get_attribute("data-status") == "running"
+        text = panel.inner_text()
+        assert "completed" in text
+        assert "Oslo" in text  # the DataFrame's head as a table
+        assert "people" in text
+        assert panel.locator("table").count() >= 1
+        panel.screenshot(path=str(OUTPUT / "inspector_table.png"))
+
+        _node(widget, "noisy").click()
+        widget.locator(".dagron-inspector[data-node='noisy'][data-ready]").wait_for()
+        text = panel.inner_text()
+        assert "Traceback" in text
+        assert "ValueError: noisy gave up <on purpose>" in text  # escaped, shown as text
+        assert "noisy saw 3 rows" in text  # what the task printed
+        assert "def noisy(table):" in text  # its source
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        cells.nth(1).locator(".jp-OutputArea").first.screenshot(
+            path=str(SCREENSHOTS / "inspector.png")
+        )
+        page.keyboard.press("Escape")
+        widget.locator(".dagron-inspector").wait_for(state="hidden")
+        assert page.evaluate("document.activeElement.getAttribute('data-node')") == "noisy"
+    except Exception:
+        _failure_shot(page, "inspector")
+        raise
+    finally:
+        _close(lab, page)
+
+
+@pytest.mark.timeout(180)
+def test_cancel_button_lets_running_tasks_finish_and_cancels_the_rest(
+    lab: Lab, browser: Browser
+) -> None:
+    page, cells = _open(lab, browser, LIVE_NOTEBOOK)
+    try:
+        _run_cell(page, cells.nth(0))
+        _run_cell(page, cells.nth(2))
+        widget = cells.nth(2).locator(".dagron-live")
+        _wait_status(widget, "first", "running")
+        _wait_status(widget, "second", "running")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        widget.screenshot(path=str(SCREENSHOTS / "live-midrun.png"))
+        widget.locator("button.dagron-cancel").click()
+        phase = widget.locator(".dagron-phase")
+        page.wait_for_function(
+            "(el) => el.textContent.startsWith('cancelling')", arg=phase.element_handle()
+        )
+        assert phase.inner_text() == "cancelling: waiting for 2 running tasks: first, second"
+        for name in ("first", "second"):  # running tasks finish
+            _wait_status(widget, name, "completed")
+        for name in ("third", "fourth"):
+            _wait_status(widget, name, "cancelled")
+        page.wait_for_function("(el) => el.textContent === 'cancelled'", arg=phase.element_handle())
+        header = widget.locator(".dagron-header").inner_text()
+        assert "2/4 done" in header
+        assert "2 cancelled" in header
+    except Exception:
+        _failure_shot(page, "cancel")
+        raise
+    finally:
+        _close(lab, page)
+
+
+@pytest.mark.timeout(180)
+def test_second_interrupt_returns_the_cell_at_once(lab: Lab, browser: Browser) -> None:
+    page, cells = _open(lab, browser, INTERRUPT_NOTEBOOK)
+    try:
+        _run_cell(page, cells.nth(0))
+        _run_cell(page, cells.nth(1))
+        widget = cells.nth(1).locator(".dagron-live")
+        _wait_status(widget, "sleeper", "running")
+        interrupt = page.locator(
+            ".jp-NotebookPanel-toolbar [data-command='notebook:interrupt-kernel']"
+        )
+        interrupt.click()
+        phase = widget.locator(".dagron-phase")
+        page.wait_for_function(
+            "(el) => el.textContent.startsWith('cancelling')", arg=phase.element_handle()
+        )
+        assert phase.inner_text() == "cancelling: waiting for 1 running task: sleeper"
+        prompt = cells.nth(1).locator(".jp-InputPrompt")
+        assert "*" in prompt.inner_text()  # the first interrupt waits for `sleeper`
+        started = time.monotonic()
+        interrupt.click()
+        page.wait_for_function(
+            "(p) => /\\[\\d+\\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=10_000
+        )
+        returned = time.monotonic() - started
+        # while `sleeper` still sleeps (30 s): the cell returned, the node abandoned
+        assert returned < 1.0, f"the cell took {returned:.2f} s to return"
+        _wait_status(widget, "sleeper", "cancelled", timeout=10_000)
+        output = cells.nth(1).locator(".jp-OutputArea").inner_text()
+        assert "interrupted twice" in output or "KeyboardInterrupt" in output
+    except Exception:
+        _failure_shot(page, "interrupt")
+        raise
+    finally:
+        _close(lab, page)
+
+
+def _set_theme(lab: Lab, theme: str) -> None:
+    """JupyterLab's theme through its settings API (what Settings > Theme does)."""
+    url = f"{lab.url}/lab/api/settings/@jupyterlab/apputils-extension:themes?token={lab.token}"
+    body = json.dumps({"raw": json.dumps({"theme": theme})}).encode()
+    request = urllib.request.Request(url, data=body, method="PUT")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status in (200, 204)
+
+
+@pytest.mark.timeout(180)
+def test_dark_theme_has_no_white_box(lab: Lab, browser: Browser) -> None:
+    from PIL import Image
+
+    _set_theme(lab, "JupyterLab Dark")
+    page, cells = _open(lab, browser, DARK_NOTEBOOK)
+    try:
+        page.wait_for_selector("body[data-jp-theme-light='false']", state="attached")
+        _run_cell(page, cells.nth(0))
+        _run_cell(page, cells.nth(1))
+        # the run ends before the view's hello reaches the kernel: the output
+        # turns from the static picture back into the widget when it does
+        widget = cells.nth(1).locator(".dagron-live")
+        _wait_status(widget, "report", "completed")
+        page.wait_for_function(
+            "(el) => el.textContent === 'finished'",
+            arg=widget.locator(".dagron-phase").element_handle(),
+        )
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shot = SCREENSHOTS / "dark-theme.png"
+        cells.nth(1).locator(".jp-OutputArea").first.screenshot(path=str(shot))
+        background = page.evaluate(
+            "getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim()"
+        )
+    except Exception:
+        _failure_shot(page, "dark")
+        raise
+    finally:
+        _close(lab, page)
+        _set_theme(lab, "JupyterLab Light")
+    with Image.open(shot) as image:
+        pixels = list(image.convert("RGB").getdata())
+    white = sum(1 for r, g, b in pixels if min(r, g, b) >= 245)
+    dark = sum(1 for r, g, b in pixels if max(r, g, b) <= 80)
+    # no white box: almost no white pixels; the theme's dark background dominates
+    assert white / len(pixels) < 0.01, (white, len(pixels), background)
+    assert dark / len(pixels) > 0.5, (dark, len(pixels), background)

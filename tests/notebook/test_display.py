@@ -39,8 +39,9 @@ def test_formatters_draw_dags_and_results(dot: None, captured_shell: Any, svg_no
     result = failing_run()
     data, _ = captured_shell.display_formatter.format(result)
     html = data["text/html"]
-    assert "3/3 done" in html
+    assert "1/3 done" in html  # the legend's categories: failed and skipped apart
     assert "1 failed" in html
+    assert "1 skipped" in html
     svg = re.search(r"<svg.*</svg>", html, re.S)
     assert svg is not None
     nodes = svg_nodes(svg.group())
@@ -162,7 +163,7 @@ result = run_live(dag, {"ok": int, "bad": bad, "after": int, "<i>odd & 'name'</i
 
 @pytest.mark.slow
 def test_saved_notebook_and_html_export_keep_the_final_coloured_dag(
-    dot: None, tmp_path: Path, svg_nodes: Any
+    dot: None, tmp_path: Path, svg_nodes: Any, picture_nodes: Any
 ) -> None:
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
@@ -186,14 +187,14 @@ def test_saved_notebook_and_html_export_keep_the_final_coloured_dag(
     assert [o for o in run_cell.outputs if o.output_type == "error"] == []
     (picture,) = [o for o in run_cell.outputs if o.output_type == "display_data"]
     assert "application/vnd.jupyter.widget-view+json" not in picture.data  # static, final
-    nodes = svg_nodes(picture.data["image/svg+xml"])
+    nodes = picture_nodes(picture.data)
     assert nodes["bad"].status == "failed"
     assert nodes["bad"].fill == RED
     assert nodes["after"].status == "skipped"
     assert nodes["<i>odd & 'name'</i>"].status == "completed"
     assert "boom <script>alert(1)</script>" in nodes["bad"].tooltip
     assert "saved run" in picture.data["text/html"]
-    assert "4/4 done" in picture.data["text/html"]
+    assert "2/4 done" in picture.data["text/html"]
 
     # the DAG and the result display themselves (formatters registered at import)
     (dag_out,) = dag_cell.outputs

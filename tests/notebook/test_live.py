@@ -419,7 +419,7 @@ def test_nasty_names_survive_traits_and_json(nasty_dag: dagron.DAG, nasty_names:
     assert state["title"] == "<b>title</b>"
 
 
-def test_layout_arrives_once_in_the_background(dot: None, svg_nodes: Any) -> None:
+def test_layout_arrives_once_in_the_background(dot: None, picture_nodes: Any) -> None:
     dag = mixed_dag()
     live = LiveDAG(dag)
     svgs: list[str] = []
@@ -438,11 +438,11 @@ def test_layout_arrives_once_in_the_background(dot: None, svg_nodes: Any) -> Non
     root = ET.fromstring(live.svg)
     ids = {g.get("id") for g in root.iter(f"{SVG}g") if "node" in g.get("class", "").split()}
     assert ids == {f"n{i}" for i in range(6)}
-    assert svg_nodes(live.static_bundle()["image/svg+xml"]).keys() == set(dag.nodes())
+    assert picture_nodes(live.static_bundle()).keys() == set(dag.nodes())
 
 
 def test_run_never_waits_for_the_layout(
-    dot: None, monkeypatch: pytest.MonkeyPatch, svg_nodes: Any
+    dot: None, monkeypatch: pytest.MonkeyPatch, picture_nodes: Any
 ) -> None:
     run_done = threading.Event()
     real_layout = render.layout_svg
@@ -468,7 +468,7 @@ def test_run_never_waits_for_the_layout(
     assert live.wait_for_layout(PATIENCE)
     assert live.view == "graph"
     # the static picture built now applies the statuses gathered meanwhile
-    nodes = svg_nodes(live.static_bundle()["image/svg+xml"])
+    nodes = picture_nodes(live.static_bundle())
     assert {name: NodeStatus(node.status) for name, node in nodes.items()} == EXPECTED_MIXED
     assert nodes["bad"].fill == render.STATUS_COLORS[NodeStatus.FAILED]
     assert "ValueError: bad <row>" in nodes["bad"].tooltip
@@ -614,7 +614,7 @@ def traitlets_all(live: LiveDAG) -> list[str]:
 
 
 def test_show_displays_the_widget_then_leaves_the_final_picture(
-    dot: None, captured_shell: Any, svg_nodes: Any
+    dot: None, captured_shell: Any, picture_nodes: Any
 ) -> None:
     dag = mixed_dag()
     live = LiveDAG(dag, title="shown")
@@ -626,20 +626,23 @@ def test_show_displays_the_widget_then_leaves_the_final_picture(
         )
     finally:
         release.set()
+    assert live.wait_for_layout(PATIENCE)
     first, *rest = captured_shell.display_pub.outputs
     display_id = first["transient"]["display_id"]
     assert first["data"]["application/vnd.jupyter.widget-view+json"]["model_id"] == live.model_id
     assert "text/html" in first["data"]  # a fallback where widgets cannot show
-    (final,) = rest
-    assert final["update"] is True
+    final = rest[-1]  # a summary first if the run ended before the layout
+    assert all(update["update"] is True for update in rest)
     assert final["transient"]["display_id"] == display_id
     data = final["data"]
-    assert "application/vnd.jupyter.widget-view+json" not in data  # static from now on
-    nodes = svg_nodes(data["image/svg+xml"])
+    # no browser view opened it: static from now on, the svg trait emptied
+    assert "application/vnd.jupyter.widget-view+json" not in data
+    assert live.svg == ""
+    nodes = picture_nodes(data)
     assert nodes["bad"].fill == render.STATUS_COLORS[NodeStatus.FAILED]
     assert nodes["after_bad"].status == "skipped"
     assert 'class="dagron-static"' in data["text/html"]
-    assert "6/6 done" in data["text/html"]
+    assert "2/6 done" in data["text/html"]
     assert "shown" in data["text/plain"]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import subprocess
 import sys
 import textwrap
@@ -393,14 +394,30 @@ def painted_statuses(svg: str) -> dict[str, str]:
     return {g.get("data-node", ""): g.get("data-status", "") for g in groups if g.get("data-node")}
 
 
-def test_live_view_above_becomes_the_final_picture(shell: Any) -> None:
+def final_svg(data: dict[str, Any]) -> str:
+    """The SVG of a final static picture (stored once, inside its text/html)."""
+    assert "image/svg+xml" not in data
+    (svg,) = re.findall(r"<svg\b.*?</svg>", data["text/html"], re.S)
+    return str(svg)
+
+
+@pytest.fixture
+def layout_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The end of a run waits for the layout (however busy the machine), so the
+    final output is the drawn graph, not the summary shown until it is ready."""
+    from dagron_nb.notebook import live
+
+    monkeypatch.setattr(live, "LAYOUT_GRACE", 60.0)
+
+
+def test_live_view_above_becomes_the_final_picture(shell: Any, layout_in_time: None) -> None:
     from dagron_nb.notebook.render import STATUS_COLORS
 
     with capture_output() as captured, pytest.raises(RunFailedError):
         shell.run_cell_magic("dagron", "-w 1 -n etl", textwrap.dedent(BRANCHES))
     first, *_, last = captured.outputs
     assert WIDGET_VIEW in first.data  # the live widget comes first, above the summary
-    svg = last.data["image/svg+xml"]  # ... and is replaced by the final static picture
+    svg = final_svg(last.data)  # ... and is replaced by the final static picture
     result = shell.user_ns[DEFAULT_RESULT_VAR]
     assert painted_statuses(svg) == {n: s.value for n, s in statuses(result).items()}
     assert STATUS_COLORS[NodeStatus.FAILED] in svg
@@ -408,7 +425,9 @@ def test_live_view_above_becomes_the_final_picture(shell: Any) -> None:
     assert captured.stderr == ""  # the traceback is the error's, not printed twice
 
 
-def test_interrupt_with_the_live_view_shows_the_cancelled_nodes(shell: Any) -> None:
+def test_interrupt_with_the_live_view_shows_the_cancelled_nodes(
+    shell: Any, layout_in_time: None
+) -> None:
     spy = Spy()
     shell.user_ns.update(spy=spy, cancelled=spy.cancelled)
     cell = """
@@ -421,7 +440,7 @@ def test_interrupt_with_the_live_view_shows_the_cancelled_nodes(shell: Any) -> N
     """
     with capture_output() as captured, pytest.raises(KeyboardInterrupt):
         shell.run_cell_magic("dagron", "--callbacks spy", textwrap.dedent(cell))
-    final = painted_statuses(captured.outputs[-1].data["image/svg+xml"])
+    final = painted_statuses(final_svg(captured.outputs[-1].data))
     assert final == {"first": "completed", "second": "cancelled"}
     assert shell.user_ns[DEFAULT_RESULT_VAR]["second"].status is NodeStatus.CANCELLED
 
@@ -781,6 +800,7 @@ def test_options_are_shell_words(shell: Any) -> None:
 # -- what tasks print ---------------------------------------------------------------
 PRINTING = """\
 import logging
+import re
 def load():
     print("loading")
     logging.getLogger("etl").warning("slow disk")

@@ -266,3 +266,25 @@ def test_format_seconds() -> None:
     assert render.format_seconds(0.0042) == "4.2 ms"
     assert render.format_seconds(2.5) == "2.50 s"
     assert render.format_seconds(75) == "1 min 15 s"
+
+
+def test_edge_label_is_drawn_and_weight_is_the_tooltip() -> None:
+    dag = (
+        dagron.DAG.builder()
+        .add_edge("a", "b", weight=2.5, label='rows & "cols"')
+        .add_edge("b", "c")
+        .build()
+    )
+    dot = to_dot(dag)
+    assert 'n0 -> n1 [id="e0_1", label="rows &amp; \\"cols\\"", fontsize=9, ' in dot
+    assert 'tooltip="a → b: weight 2.5"' in dot
+    assert 'n1 -> n2 [id="e1_2"];' in dot  # no weight, no label: nothing added
+    root = ET.fromstring(render_svg(dag))
+    titles = {
+        g.get("id"): g.findtext(f"{SVG}title")
+        for g in root.iter(f"{SVG}g")
+        if "edge" in g.get("class", "")
+    }
+    assert titles == {"e0_1": "a → b: weight 2.5", "e1_2": "b → c"}
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert 'rows & "cols"' in texts

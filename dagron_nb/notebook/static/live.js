@@ -7,11 +7,23 @@
 // missed because it opened late) as stale until the next snapshot. Text that
 // came from Python (node names, error messages, notes) only ever reaches the
 // page through textContent / setAttribute; the SVG is parsed as XML by
-// DOMParser, which runs no scripts. The DOM hooks (data-status, data-node,
-// .dagron-header spans, ...) are listed in live.py's docstring.
+// DOMParser, which runs no scripts. The one exception is the inspector panel:
+// its HTML is built by the kernel (dagron_nb.core.inspection, every text
+// escaped there) and arrives as the answer to the view's own request. The
+// DOM hooks (data-status, data-node, .dagron-header spans, ...) are listed in
+// live.py's docstring; the messages to the kernel in control.py's.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const LIST_LIMIT = 50;
+const NAMES_IN_HEADER = 3; // running tasks named in "cancelling: waiting for ..."
+const SLOW_ANSWER_MS = 2000; // then the panel says the kernel is busy
+// the header's words per status, as in the legend (render.HEADER_WORDS)
+const HEADER_WORDS = {
+  "timed-out": "timed out",
+  cancelled: "cancelled",
+  skipped: "skipped",
+  "cache-hit": "from cache",
+};
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 // A delta's `nodes`: the changed node indices as little-endian int32, sent as
@@ -59,7 +71,6 @@ function render({ model, el }) {
     colorOf[entry.status] = entry.color;
   }
   const isBad = (s) => s === "failed" || s === "timed-out";
-  const isDone = (s) => s !== "pending" && s !== "running";
 
   // -- skeleton ---------------------------------------------------------------
   const root = make("div", "dagron-live");
@@ -69,8 +80,23 @@ function render({ model, el }) {
   const runningEl = make("span", "dagron-running");
   const failedEl = make("span", "dagron-failed");
   const elapsedEl = make("span", "dagron-elapsed");
+  const etaEl = make("span", "dagron-eta");
   const phaseEl = make("span", "dagron-phase");
-  header.append(titleEl, doneEl, runningEl, failedEl, elapsedEl, phaseEl);
+  const extraEl = {};
+  const extras = [];
+  for (const [s, word] of Object.entries(HEADER_WORDS)) {
+    extraEl[s] = make("span", `dagron-count-${s}`);
+    extraEl[s].dataset.word = word;
+    extras.push(extraEl[s]);
+  }
+  const cancelBtn = make("button", "dagron-button dagron-cancel", "Cancel");
+  cancelBtn.title = "cancel what has not started; running tasks finish";
+  const rerunBtn = make("button", "dagron-button dagron-rerun", "Re-run failed");
+  rerunBtn.title = "run the failed, skipped and cancelled nodes again";
+  const drawBtn = make("button", "dagron-button dagron-draw", "Draw anyway");
+  drawBtn.title = "lay the graph out with Graphviz without a size or time limit";
+  header.append(titleEl, doneEl, runningEl, failedEl, ...extras, elapsedEl, etaEl, phaseEl);
+  header.append(cancelBtn, rerunBtn, drawBtn);
   const noteEl = make("div", "dagron-note");
   const body = make("div", "dagron-body");
   const graphBox = make("div", "dagron-graph");
@@ -99,9 +125,25 @@ function render({ model, el }) {
     segment[entry.status] = seg;
     progress.append(seg);
   }
-  root.append(header, noteEl, body, legend);
+  const panel = make("div", "dagron-inspector");
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", "node inspector");
+  const panelHead = make("div", "dagron-inspector-head");
+  const panelTitle = make("strong", "dagron-inspector-title");
+  const closeBtn = make("button", "dagron-button dagron-close", "×");
+  closeBtn.title = "close (Esc)";
+  closeBtn.setAttribute("aria-label", "close the inspector");
+  panelHead.append(panelTitle, closeBtn);
+  const panelBody = make("div", "dagron-inspector-body");
+  panel.append(panelHead, panelBody);
+  panel.style.display = "none";
+  root.append(header, noteEl, body, panel, legend);
   el.append(root);
-  graphBox.addEventListener("click", () => graphBox.classList.toggle("dagron-natural"));
+  graphBox.addEventListener("click", (event) => {
+    if (!event.target.closest || !event.target.closest("g.dagron-node")) {
+      graphBox.classList.toggle("dagron-natural");
+    }
+  });
 
   // -- state ------------------------------------------------------------------
   let names = [];
@@ -117,6 +159,11 @@ function render({ model, el }) {
   let stale = true; // missed something: wait for the next snapshot
   let elapsed = 0;
   let elapsedAt = performance.now();
+  let eta = null; // seconds left at etaAt, from the last snapshot
+  let etaAt = performance.now();
+  let inspected = -1; // the node the panel shows
+  let asked = 0; // id of the last inspection request
+  let slowTimer = null;
 
   function resetState() {
     names = model.get("names") || [];
@@ -159,14 +206,58 @@ function render({ model, el }) {
     if (!node) return;
     const s = status[i];
     node.g.setAttribute("data-status", s);
-    node.g.setAttribute("class", `node dagron-node dagron-status-${s}`);
+    const onPath = critical.has(i) ? " dagron-critical" : "";
+    node.g.setAttribute("class", `node dagron-node dagron-status-${s}${onPath}`);
     if (node.shape) node.shape.setAttribute("fill", colorOf[s]);
     node.title.textContent = tooltip(i);
+    showDuration(i);
+  }
+
+  // After the run each node shows its duration as a small second line, under its box.
+  function showDuration(i) {
+    const node = nodes[i];
+    const seconds = duration[i];
+    const wanted = model.get("phase") === "done" && typeof seconds === "number";
+    if (!wanted) {
+      if (node.durationEl) node.durationEl.textContent = "";
+      return;
+    }
+    if (!node.durationEl) {
+      // under the box, from the label's position (getBBox needs a rendered view)
+      const label = node.g.querySelector("text");
+      if (!label) return;
+      const text = document.createElementNS(SVG_NS, "text");
+      text.setAttribute("class", "dagron-duration");
+      text.setAttribute("text-anchor", "middle");
+      text.setAttribute("x", label.getAttribute("x") || "0");
+      text.setAttribute("y", String(Number(label.getAttribute("y") || 0) + 17));
+      node.g.append(text);
+      node.durationEl = text;
+    }
+    node.durationEl.textContent = formatSeconds(seconds);
   }
 
   function paintAll() {
     if (!nodes) return;
     for (let i = 0; i < nodes.length; i += 1) paintNode(i);
+    paintCriticalEdges();
+  }
+
+  // The critical path (after a run): its nodes and the edges between them stand out.
+  let critical = new Set();
+  let edges = new Map(); // "i_j" -> edge group
+  function paintCriticalEdges() {
+    for (const g of edges.values()) g.classList.remove("dagron-critical");
+    const path = model.get("critical") || [];
+    for (let k = 1; k < path.length; k += 1) {
+      const g = edges.get(`${path[k - 1]}_${path[k]}`);
+      if (g) g.classList.add("dagron-critical");
+    }
+  }
+
+  function setCritical() {
+    critical = new Set(model.get("critical") || []);
+    paintAll();
   }
 
   // -- incoming state ---------------------------------------------------------
@@ -180,6 +271,8 @@ function render({ model, el }) {
     applied = snap.seq;
     stale = false;
     setElapsed(snap.elapsed);
+    eta = typeof snap.eta === "number" ? snap.eta : null;
+    etaAt = performance.now();
     paintAll();
   }
 
@@ -232,11 +325,26 @@ function render({ model, el }) {
         g.prepend(title);
       }
       g.setAttribute("data-node", names[i]);
-      nodes[i] = { g, shape: g.querySelector("path, polygon, ellipse"), title };
+      g.setAttribute("tabindex", "0"); // keyboard: Tab to a node, Enter opens it
+      g.setAttribute("role", "button");
+      g.setAttribute("aria-label", `inspect ${names[i]}`);
+      g.addEventListener("click", (event) => {
+        event.stopPropagation();
+        inspect(i);
+      });
+      g.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          inspect(i);
+        }
+      });
+      nodes[i] = { g, shape: g.querySelector("path, polygon, ellipse"), title, durationEl: null };
     }
+    edges = new Map();
     for (const g of picture.querySelectorAll("g.edge")) {
       const match = /^e(\d+)_(\d+)$/.exec(g.getAttribute("id") || "");
       const title = g.querySelector("title");
+      if (match) edges.set(`${match[1]}_${match[2]}`, g);
       if (match && title) title.textContent = `${names[Number(match[1])]} → ${names[Number(match[2])]}`;
     }
     picture.classList.add("dagron-svg");
@@ -251,7 +359,15 @@ function render({ model, el }) {
     const list = make("ul");
     for (const i of indices.slice(0, LIST_LIMIT)) {
       const item = make("li");
-      item.append(make("code", "", names[i]));
+      const link = make("code", "dagron-node-link", names[i]);
+      link.setAttribute("tabindex", "0");
+      link.setAttribute("role", "button");
+      link.setAttribute("data-node", names[i]);
+      link.addEventListener("click", () => inspect(i));
+      link.addEventListener("keydown", (event) => {
+        if (event.key === "Enter") inspect(i);
+      });
+      item.append(link);
       if (message.has(i)) item.append(make("span", "", `: ${message.get(i)}`));
       list.append(item);
     }
@@ -261,15 +377,23 @@ function render({ model, el }) {
 
   function refresh() {
     const total = names.length;
-    let done = 0;
-    for (const entry of palette) if (isDone(entry.status)) done += counts[entry.status];
+    const done = counts.completed + counts["cache-hit"];
     titleEl.textContent = model.get("title") || "";
     titleEl.style.display = titleEl.textContent ? "" : "none";
     doneEl.textContent = `${done}/${total} done`;
     runningEl.textContent = `${counts.running} running`;
-    failedEl.textContent = `${counts.failed + counts["timed-out"]} failed`;
+    failedEl.textContent = `${counts.failed} failed`;
+    for (const [s, span] of Object.entries(extraEl)) {
+      span.textContent = counts[s] ? `${counts[s]} ${span.dataset.word}` : "";
+      span.style.display = counts[s] ? "" : "none";
+    }
     const phase = model.get("phase");
-    phaseEl.textContent = phase === "running" ? "running…" : phase === "done" ? "finished" : "";
+    phaseEl.textContent = phaseText(phase);
+    root.classList.toggle("dagron-cancelling", isCancelling(phase));
+    cancelBtn.style.display = phase === "running" ? "" : "none";
+    cancelBtn.disabled = isCancelling(phase);
+    rerunBtn.style.display = phase === "done" && model.get("can_rerun") ? "" : "none";
+    drawBtn.style.display = model.get("oversize") ? "" : "none";
     tick();
     for (const entry of palette) legendCount[entry.status].textContent = String(counts[entry.status]);
     const view = model.get("view");
@@ -289,11 +413,97 @@ function render({ model, el }) {
     }
   }
 
+  // A run is cancelling once the Cancel button (or a kernel interrupt, which
+  // cancels what has not started) made nodes CANCELLED while others still run.
+  function isCancelling(phase) {
+    if (phase !== "running") return false;
+    return Boolean(model.get("cancelling")) || counts.cancelled > 0;
+  }
+
+  function phaseText(phase) {
+    if (isCancelling(phase)) {
+      const waiting = [...running].sort((a, b) => a - b);
+      if (!waiting.length) return "cancelling…";
+      const shown = waiting.slice(0, NAMES_IN_HEADER).map((i) => names[i]);
+      const more = waiting.length > NAMES_IN_HEADER ? `, … ${waiting.length - NAMES_IN_HEADER} more` : "";
+      const tasks = waiting.length === 1 ? "task" : "tasks";
+      return `cancelling: waiting for ${waiting.length} running ${tasks}: ${shown.join(", ")}${more}`;
+    }
+    if (phase === "running") return "running…";
+    if (phase !== "done") return "";
+    return counts.cancelled ? "cancelled" : "finished";
+  }
+
   function tick() {
     const live = model.get("phase") === "running";
     const shown = elapsed + (live ? (performance.now() - elapsedAt) / 1000 : 0);
     elapsedEl.textContent = formatSeconds(shown);
+    const left = live && eta !== null ? Math.max(eta - (performance.now() - etaAt) / 1000, 0) : null;
+    etaEl.textContent = left === null ? "" : `about ${formatSeconds(left)} left`;
+    etaEl.style.display = left === null ? "none" : "";
   }
+
+  // -- the inspector ----------------------------------------------------------
+  function inspect(i) {
+    if (i < 0 || i >= names.length) return;
+    inspected = i;
+    asked += 1;
+    panelTitle.textContent = names[i];
+    panelBody.replaceChildren(make("p", "dagron-inspector-wait", "asking the kernel…"));
+    panel.style.display = "";
+    panel.setAttribute("data-node", names[i]);
+    panel.removeAttribute("data-ready");
+    clearTimeout(slowTimer);
+    const id = asked;
+    slowTimer = setTimeout(() => {
+      if (id !== asked || panel.hasAttribute("data-ready")) return;
+      panelBody.replaceChildren(
+        make(
+          "p",
+          "dagron-inspector-wait",
+          "The kernel is busy with the cell and answers when it ends (this front end " +
+            "sends widget messages to the busy main shell). Status: " + status[i],
+        ),
+      );
+    }, SLOW_ANSWER_MS);
+    model.send({ type: "inspect", node: i, id });
+    closeBtn.focus();
+  }
+
+  function onCustom(msg) {
+    if (!msg || msg.type !== "inspection" || msg.id !== asked || msg.node !== inspected) return;
+    clearTimeout(slowTimer);
+    panelBody.innerHTML = msg.html; // built and escaped by the kernel
+    panel.setAttribute("data-ready", "1");
+  }
+
+  function closePanel() {
+    panel.style.display = "none";
+    const back = nodes && inspected >= 0 ? nodes[inspected] : null;
+    inspected = -1;
+    asked += 1;
+    if (back) back.g.focus();
+  }
+
+  closeBtn.addEventListener("click", closePanel);
+  root.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && panel.style.display !== "none") {
+      event.stopPropagation(); // JupyterLab would leave edit mode on Esc
+      closePanel();
+    }
+  });
+  cancelBtn.addEventListener("click", () => {
+    model.send({ type: "cancel" });
+    cancelBtn.disabled = true;
+  });
+  rerunBtn.addEventListener("click", () => {
+    model.send({ type: "rerun" });
+    rerunBtn.style.display = "none";
+  });
+  drawBtn.addEventListener("click", () => {
+    model.send({ type: "draw" });
+    drawBtn.style.display = "none";
+  });
 
   // -- wiring -----------------------------------------------------------------
   function rebuild() {
@@ -324,18 +534,29 @@ function render({ model, el }) {
       applyDelta(model.get("delta"));
       refresh();
     },
-    "change:phase": refresh,
+    "change:phase": () => {
+      refresh();
+      paintAll(); // durations appear when the run is done
+    },
     "change:note": refresh,
     "change:title": refresh,
+    "change:cancelling": refresh,
+    "change:can_rerun": refresh,
+    "change:oversize": refresh,
+    "change:critical": setCritical,
+    "msg:custom": onCustom,
   };
   for (const [event, handler] of Object.entries(handlers)) model.on(event, handler);
   const timer = setInterval(() => {
     if (model.get("phase") === "running") tick();
   }, 250);
   rebuild();
+  setCritical();
+  model.send({ type: "hello" }); // a browser shows this widget: keep it after the run
 
   return () => {
     clearInterval(timer);
+    clearTimeout(slowTimer);
     for (const [event, handler] of Object.entries(handlers)) model.off(event, handler);
   };
 }
