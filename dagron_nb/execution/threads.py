@@ -132,8 +132,7 @@ class _ThreadDriver:
         except KeyboardInterrupt as exc:
             # Ctrl-C while the run starts (in on_run_start, or while the first
             # worker starts and already runs a task): cancel, as below
-            interrupted = exc
-            self._locked_notify(lambda: self._cancel("interrupted (KeyboardInterrupt)"))
+            interrupted = self._interrupt(None, exc)
         deadline = None if run.timeout is None else run.t0 + run.timeout
         watching = run.cancel_event is not None or bool(run.node_timeout)
         while not self.finished.is_set():
@@ -145,11 +144,7 @@ class _ThreadDriver:
                     break
                 self._watch(deadline)
             except KeyboardInterrupt as exc:
-                if interrupted is None:
-                    interrupted = exc
-                    self._locked_notify(lambda: self._cancel("interrupted (KeyboardInterrupt)"))
-                else:  # a second Ctrl-C: stop waiting for the running tasks
-                    self._locked_notify(self._abandon)
+                interrupted = self._interrupt(interrupted, exc)
         if self.crash is not None:
             raise self.crash
         self._wait_for_dispatchers()
@@ -165,6 +160,24 @@ class _ThreadDriver:
             self.partial = result
             raise interrupted
         return result
+
+    def _interrupt(
+        self, first: KeyboardInterrupt | None, exc: KeyboardInterrupt
+    ) -> KeyboardInterrupt:
+        """Ctrl-C: the first cancels what has not started, a second abandons the
+        running tasks. A Ctrl-C that lands while an earlier one is being handled
+        (in a callback, say) counts as the next one instead of escaping the run.
+        Returns the first interrupt, re-raised when the run is over."""
+        while True:
+            try:
+                if first is None:
+                    first = exc
+                    self._locked_notify(lambda: self._cancel("interrupted (KeyboardInterrupt)"))
+                else:  # a second Ctrl-C: stop waiting for the running tasks
+                    self._locked_notify(self._abandon)
+                return first
+            except KeyboardInterrupt as again:
+                exc = again
 
     def _watch(self, deadline: float | None) -> None:
         run = self.run_
