@@ -12,8 +12,15 @@ An object without ``on_node_timeout`` hears a timed-out node through
 ``on_node_cancel`` hears a cancelled node through ``on_node_skip``, so a progress
 counter built on the four spec methods always reaches the node count. The
 ``ExecutionCallbacks`` dataclass (plain functions, the original dagron's field
-names) is accepted as well, and so is a list of any of these. A callback that
-raises is logged on the ``dagron_nb`` logger and never stops the run.
+names) is accepted as well, and so is a list of any of these.
+
+A callback that raises an ``Exception`` (or ``asyncio.CancelledError``: a
+callback cannot cancel the run) is logged on the ``dagron_nb`` logger and the
+run goes on. Any other ``BaseException`` (``KeyboardInterrupt``,
+``SystemExit``, ...) is a request to stop: the fan-out never lets it escape
+into the executor's machinery, records it as ``stop`` and tells the executor
+(``on_stop``), which stops the run cleanly and re-raises it from ``execute``
+with the partial result attached as ``exc.result``.
 
 An observer that only needs to *look* at a run now and then (a display that
 refreshes ten times a second) defines ``watch_run(view)`` instead: it receives
@@ -24,6 +31,7 @@ per-node calls at all, so it costs the executor nothing per node.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import itertools
 import logging
@@ -111,10 +119,14 @@ def _flatten(callbacks: object) -> list[object]:
 
 
 class CallbackFanout:
-    """Calls every registered callback for an event; a raising one is logged."""
+    """Calls every registered callback for an event; nothing a callback raises escapes."""
 
     def __init__(self, callbacks: object = None) -> None:
         self.objects = _flatten(callbacks)
+        #: the first KeyboardInterrupt / SystemExit / ... a callback raised
+        self.stop: BaseException | None = None
+        #: told about every such exception, from the thread that caught it
+        self.on_stop: Callable[[BaseException], Any] | None = None
         self.start: list[Callable[..., Any]] = []
         self.complete: list[Callable[..., Any]] = []
         self.error: list[Callable[..., Any]] = []
@@ -163,13 +175,21 @@ class CallbackFanout:
             self.start or self.complete or self.error or self.skip or self.timeout or self.cancel
         )
 
-    @staticmethod
-    def call(fns: list[Callable[..., Any]], *args: Any) -> None:
+    def call(self, fns: list[Callable[..., Any]], *args: Any) -> None:
         for fn in fns:
             try:
                 fn(*args)
-            except Exception:
+            except (Exception, asyncio.CancelledError):
                 logger.exception("callback %r raised; the run goes on", fn)
+            except BaseException as exc:  # KeyboardInterrupt, SystemExit, ...
+                self._stopped(fn, exc)
+
+    def _stopped(self, fn: Callable[..., Any], exc: BaseException) -> None:
+        logger.warning("callback %r raised %s; the run stops", fn, type(exc).__name__)
+        if self.stop is None:
+            self.stop = exc
+        if self.on_stop is not None:
+            self.on_stop(exc)
 
 
 # -- hooks ------------------------------------------------------------------------

@@ -137,14 +137,25 @@ class ConfigurationError(DagronError, ValueError, TypeError):
     """Executor or pipeline input is invalid; raised before any task runs."""
 
 
+LEFT_RUNNING = "its thread was left to finish in the background"
+
+
 class NodeTimeoutError(DagronError, TimeoutError):
     """The error recorded on a node that exceeded its deadline."""
 
-    def __init__(self, name: str, seconds: float, *, whole_run: bool = False) -> None:
+    def __init__(
+        self, name: str, seconds: float, *, whole_run: bool = False, left_running: bool = False
+    ) -> None:
         self.name = name
         self.seconds = seconds
+        self.whole_run = whole_run
+        #: the task's thread could not be stopped: it was left to finish on its own
+        self.left_running = left_running
         what = "the run's timeout" if whole_run else "its node timeout"
-        super().__init__(f"node {name!r} was still running after {what} of {seconds:g} s")
+        message = f"node {name!r} was still running after {what} of {seconds:g} s"
+        if left_running:
+            message += f"; {LEFT_RUNNING}"
+        super().__init__(message)
 
 
 class InvalidTransitionError(DagronError, RuntimeError):

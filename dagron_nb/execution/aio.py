@@ -8,10 +8,16 @@ do not block the loop (if one returns an awaitable, that is awaited too).
 
 ``max_workers=None`` means no limit on concurrent nodes, which is what
 I/O-bound code wants. Deadlines really cancel: at the run's ``timeout`` every
-running task is cancelled and marked TIMED_OUT, and a node's own timeout
-cancels just that node. If the ``execute`` coroutine itself is cancelled
-(Ctrl-C under ``asyncio.run``), unstarted nodes are CANCELLED, running tasks are
-cancelled, callbacks hear about it, and the cancellation propagates with the
+running task is cancelled and marked TIMED_OUT, nodes whose task never started
+(still waiting for a thread, or announced after the deadline) are CANCELLED
+"not started", and nothing starts after the deadline, even when callbacks are
+slow. A node's own timeout marks just that node TIMED_OUT at once, even if its
+coroutine swallows the cancellation; a plain callable past its deadline is
+left to finish on its thread, which no longer counts towards ``max_workers``
+(the node's NodeTimeoutError says so). Ctrl-C while the run is in progress cancels
+everything and ``execute`` raises ``KeyboardInterrupt`` with the partial result
+as ``exc.result`` (also under ``asyncio.run``, see ``interrupts.CtrlC``); if the
+``execute`` coroutine itself is cancelled, the cancellation propagates with the
 partial result on ``executor.last_result``.
 """
 
@@ -26,9 +32,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.execution.interrupts import CtrlC
 from dagron_nb.execution.run import Executor, Run, interrupt_with
 from dagron_nb.execution.scheduler import Transition
 
@@ -85,55 +92,73 @@ class _AsyncDriver:
         self.loop = asyncio.get_running_loop()
         self.done: asyncio.Future[None] = self.loop.create_future()
         self.running: dict[int, asyncio.Task[None]] = {}
-        self.own_timeout: set[int] = set()  # nodes whose own deadline cancelled them
+        self.slot_of: dict[int, int] = {}  # lane of each running node, freed once
         self.free_slots: list[int] = []  # worker lanes "async-0", "async-1", ... reused
         self.slots = 0
         self.result: ExecutionResult | None = None
         self.is_async = [is_async_callable(fn) for fn in run.tasks]
         self.sync_threads = _SyncThreads(max_workers or SYNC_THREADS)
-        self.interrupt: BaseException | None = None  # a Ctrl-C caught inside a task
+        self.jobs: dict[int, _Job] = {}  # the sync job of each running plain callable
+        self.begun = bytearray(len(run.names))  # the node's task was called
+        self.deadline: float | None = None  # perf_counter time, once the run has begun
+        self.raised: BaseException | None = None  # what execute() raises at the end
+        self.backlog: list[Transition] = []  # stop transitions the callbacks must hear
+        self.presses = CtrlC(wake=self._pressed)
+        run.fanout.on_stop = self._request_stop
 
     async def run(self) -> ExecutionResult:
         run = self.run_
-        run.begin()
-        deadline = None if run.timeout is None else run.t0 + run.timeout
         event = run.cancel_event
         watcher: asyncio.Task[Any] | None = None
         if isinstance(event, asyncio.Event):
             watcher = self.loop.create_task(event.wait())
         try:
-            self._launch()
-            self._check_done()
-            while not self.done.done():
-                wait = None
-                if event is not None and watcher is None:
-                    wait = _POLL
-                if deadline is not None:
-                    left = max(0.0, deadline - time.perf_counter())
-                    wait = left if wait is None else min(wait, left)
-                waiting: set[asyncio.Future[Any]] = {self.done}
-                if watcher is not None:
-                    waiting.add(watcher)
-                await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-                if self.done.done():
-                    break
-                if deadline is not None and time.perf_counter() >= deadline:
-                    self._expire()
-                elif run.cancel_event_set():
-                    self._cancel("cancelled: cancel_event was set")
+            with self.presses:
+                run.begin()
+                self.deadline = None if run.timeout is None else run.t0 + run.timeout
+                self._flush()
+                self._launch()
+                self._check_done()
+                await self._watch_until_done(watcher)
         except asyncio.CancelledError:
             self._cancel("interrupted: the run was cancelled")
-            self._abandon_running()
-            self.result = run.result()
+            self._abandon_running("interrupted while running")
+            self._end()
             raise
         finally:
             if watcher is not None:
                 watcher.cancel()
             self.sync_threads.close()
-            self.sync_threads.close()
-        self.result = run.result()
-        if self.interrupt is not None:
-            raise interrupt_with(self.interrupt, self.result)
+        result = self._end()
+        if self.raised is not None:
+            raise interrupt_with(self.raised, result)
+        return result
+
+    async def _watch_until_done(self, watcher: asyncio.Task[Any] | None) -> None:
+        run = self.run_
+        event = run.cancel_event
+        deadline = self.deadline
+        while not self.done.done():
+            wait = None
+            if event is not None and watcher is None:
+                wait = _POLL
+            if deadline is not None:
+                left = max(0.0, deadline - time.perf_counter())
+                wait = left if wait is None else min(wait, left)
+            waiting: set[asyncio.Future[Any]] = {self.done}
+            if watcher is not None:
+                waiting.add(watcher)
+            await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if self.done.done():
+                break
+            if not self._past_deadline() and run.cancel_event_set():
+                self._cancel("cancelled: cancel_event was set")
+
+    def _end(self) -> ExecutionResult:
+        """The result, on_run_end called; no callback fires after this."""
+        self.result = self.run_.collect()
+        self.run_.end(self.result)
+        self.run_.silent = True
         return self.result
 
     # -- launching -----------------------------------------------------------------
@@ -145,6 +170,8 @@ class _AsyncDriver:
             if run.cancel_event is not None and run.cancel_event_set() and not sched.stopped:
                 self._cancel("cancelled: cancel_event was set")
                 return
+            if self._past_deadline():
+                return  # nothing starts after the deadline
             node = sched.take()
             if node < 0:
                 return
@@ -155,6 +182,22 @@ class _AsyncDriver:
                 self.slots += 1
             task = self.loop.create_task(self._node(node, slot), name=f"dagron-{run.names[node]}")
             self.running[node] = task
+            self.slot_of[node] = slot
+
+    def _past_deadline(self) -> bool:
+        """True, and the run expired, once its deadline has passed."""
+        if self.deadline is None or time.perf_counter() < self.deadline:
+            return False
+        if not self.sched.stopped or self.sched.running:
+            self._expire()
+        return True
+
+    def _free(self, node: int) -> None:
+        """The node no longer occupies a lane (its wrapper may still be winding down)."""
+        self.running.pop(node, None)
+        slot = self.slot_of.pop(node, None)
+        if slot is not None:
+            heapq.heappush(self.free_slots, slot)
 
     async def _node(self, node: int, slot: int) -> None:
         """One node's wrapper task: announce it, run its task, report it."""
@@ -164,8 +207,8 @@ class _AsyncDriver:
         finally:
             if timer is not None:
                 timer.cancel()
-            heapq.heappush(self.free_slots, slot)
-            self.running.pop(node, None)
+            self._free(node)
+            self.jobs.pop(node, None)
         if status is None:
             return  # the run expired or was cancelled; the status is already set
         self._report(node, status, value, time.perf_counter() - self.run_.t0)
@@ -177,6 +220,8 @@ class _AsyncDriver:
         run.started[node] = time.perf_counter() - run.t0
         if run.listening:
             run.notify(node, NodeStatus.RUNNING)
+        if self.sched.status[node] is not NodeStatus.RUNNING or self._past_deadline():
+            return None  # given up on before (or while) it was announced
         timer = None
         if node in run.node_timeout:
             timer = self.loop.call_later(run.node_timeout[node], self._node_deadline, node)
@@ -186,23 +231,27 @@ class _AsyncDriver:
     async def _run_task(self, node: int) -> tuple[NodeStatus | None, Any]:
         """The task's status and value (its exception if it failed).
 
-        The status is None when the node was given up on while it ran.
+        The status is None when the node was given up on before or while it ran.
         """
         fn = self.run_.tasks[node]
         assert fn is not None
         try:
+            if self.sched.status[node] is not NodeStatus.RUNNING:
+                return None, None
             if self.is_async[node]:
+                self.begun[node] = 1
                 value = await fn()
             else:
-                value = await self.sync_threads.submit(self.loop, fn)
+                job = self.jobs[node] = self.sync_threads.submit(self.loop, fn)
+                value = await job.future
                 if inspect.isawaitable(value):
                     value = await value
         except asyncio.CancelledError as exc:
             if self.sched.status[node] is not NodeStatus.RUNNING:
                 return None, None
-            # Cancelled by its own deadline, or the task itself raised
-            # CancelledError (it awaited something cancelled elsewhere): that is
-            # the task's failure, and the node must not stay RUNNING forever.
+            # The task itself raised CancelledError (it awaited something
+            # cancelled elsewhere): that is the task's failure, and the node
+            # must not stay RUNNING forever.
             return NodeStatus.FAILED, exc
         except KeyboardInterrupt as exc:
             # Ctrl-C landed in this task's code (a loop run by a notebook kernel):
@@ -221,26 +270,40 @@ class _AsyncDriver:
             return
         if self.sched.status[node] is not NodeStatus.RUNNING:
             return  # given up on while it ran: a late value must not reach the result
-        if node in self.own_timeout:
-            # also when the task swallowed the cancellation and returned anyway
-            run.notify_events(run.time_out_node(node, end))
+        if status is NodeStatus.COMPLETED:
+            run.values[node] = value
         else:
-            if status is NodeStatus.COMPLETED:
-                run.values[node] = value
-            else:
-                run.errors[node] = value
-            run.finished[node] = end
-            ready = self.sched.finish(node, status)
-            self._notify(self.sched.drain_events() if run.listening else [], node, status)
-            self.sched.push(ready)
+            run.errors[node] = value
+        run.finished[node] = end
+        ready = self.sched.finish(node, status)
+        self._notify(self.sched.drain_events() if run.listening else [], node, status)
+        self.sched.push(ready)
         self._launch()
         self._check_done()
 
     def _node_deadline(self, node: int) -> None:
+        """The node's own timeout: TIMED_OUT now, even if its task ignores cancellation."""
         task = self.running.get(node)
-        if task is not None and self.sched.status[node] is NodeStatus.RUNNING:
-            self.own_timeout.add(node)
+        if task is None or self.sched.status[node] is not NodeStatus.RUNNING:
+            return
+        run = self.run_
+        events = run.time_out_node(node, time.perf_counter() - run.t0)
+        self._let_go(node)
+        run.notify_events(events)
+        self._launch()
+        self._check_done()
+
+    def _let_go(self, node: int) -> None:
+        """Cancel a given-up node's task and free its lane; a plain callable's
+        thread is left behind to finish on its own, and the result says so."""
+        task = self.running.get(node)
+        self._free(node)
+        if task is not None:
             task.cancel()
+        job = self.jobs.pop(node, None)
+        abandoned = job is not None and self.sync_threads.abandon(job)
+        if abandoned and self.sched.status[node] is NodeStatus.TIMED_OUT:
+            self.run_.left_running(node)
 
     def _notify(self, events: list[Transition], node: int, status: NodeStatus) -> None:
         if self.run_.listening:
@@ -248,9 +311,49 @@ class _AsyncDriver:
             self.run_.notify_events(events)
 
     # -- stopping ------------------------------------------------------------------
+    def _pressed(self) -> None:
+        """Ctrl-C (in the signal handler): act on it from the loop."""
+        self.loop.call_soon_threadsafe(self._act_on_presses)
+
+    def _act_on_presses(self) -> None:
+        for _ in range(self.presses.take()):
+            self._stop_now(KeyboardInterrupt(), "interrupted (KeyboardInterrupt)")
+
+    def _request_stop(self, exc: BaseException) -> None:
+        """A callback raised KeyboardInterrupt, SystemExit, ...: stop the run."""
+        if isinstance(exc, KeyboardInterrupt):
+            # as one raised inside a task: running tasks finish
+            if self.raised is None:
+                self.raised = exc
+            self.sched.cancel("cancelled: the run was interrupted (KeyboardInterrupt)")
+            self.backlog.extend(self.sched.drain_events())
+        else:
+            self._stop_now(exc, f"cancelled: a callback raised {type(exc).__name__}")
+        # the callbacks hear of it after the one that raised has returned
+        self.loop.call_soon(self._flush)
+        self._check_done()
+
+    def _stop_now(self, exc: BaseException, reason: str) -> None:
+        """Cancel what has not started and abandon what runs."""
+        if self.raised is None:
+            self.raised = exc
+        self.sched.cancel(reason)
+        self.backlog.extend(self.sched.drain_events())
+        what = "interrupted (KeyboardInterrupt) while running"
+        if not isinstance(exc, KeyboardInterrupt):
+            what = f"abandoned: a callback raised {type(exc).__name__}"
+        self.backlog.extend(self._give_up_running(what))
+        self.loop.call_soon(self._flush)
+        self._check_done()
+
+    def _flush(self) -> None:
+        events, self.backlog = self.backlog, []
+        self.run_.notify_events(events)
+        self._check_done()
+
     def _interrupted(self, node: int, exc: BaseException, end: float) -> None:
-        if self.interrupt is None:
-            self.interrupt = exc
+        if self.raised is None:
+            self.raised = exc
         if self.sched.status[node] is NodeStatus.RUNNING:
             self.sched.abandon(node, NodeStatus.CANCELLED, f"interrupted ({type(exc).__name__})")
             self.run_.finished[node] = end
@@ -267,22 +370,36 @@ class _AsyncDriver:
         self._check_done()
 
     def _expire(self) -> None:
-        events = self.run_.expire(time.perf_counter() - self.run_.t0)
-        self._cancel_tasks()
-        self.run_.notify_events(events)
+        """The run's deadline: never-started nodes CANCELLED, running ones TIMED_OUT."""
+        run = self.run_
+        now = time.perf_counter() - run.t0
+        for node in [n for n in self.running if not self._has_begun(n)]:
+            self.sched.abandon(node, NodeStatus.CANCELLED, run.expiry_reason())
+            run.finished[node] = now
+            self._let_go(node)
+        events = self.sched.drain_events()
+        running = list(self.running)
+        events += run.expire(now)
+        for node in running:
+            self._let_go(node)
+        run.notify_events(events)
         self._check_done()
 
-    def _abandon_running(self) -> None:
-        events = self.run_.abandon_running(
-            "interrupted while running", time.perf_counter() - self.run_.t0
-        )
-        self._cancel_tasks()
-        self.run_.notify_events(events)
+    def _has_begun(self, node: int) -> bool:
+        if self.is_async[node]:
+            return bool(self.begun[node])
+        job = self.jobs.get(node)
+        return job is not None and not self.sync_threads.drop_if_waiting(job)
 
-    def _cancel_tasks(self) -> None:
-        for task in list(self.running.values()):
-            task.cancel()
-        self.running.clear()
+    def _abandon_running(self, reason: str) -> None:
+        self.run_.notify_events(self._give_up_running(reason))
+
+    def _give_up_running(self, reason: str) -> list[Transition]:
+        running = list(self.running)
+        events = self.run_.abandon_running(reason, time.perf_counter() - self.run_.t0)
+        for node in running:
+            self._let_go(node)
+        return events
 
 
 class _SyncThreads:
@@ -292,7 +409,9 @@ class _SyncThreads:
     ends, so one task stuck past its deadline would hold the program, and its
     six-odd threads would queue further tasks while they show as RUNNING. These
     threads are daemons, started on demand up to ``limit``, and told to exit
-    when the run ends (a stuck one exits once its task returns).
+    when the run ends. A thread whose task was given up on (``abandon``) stops
+    counting at once, so the next job gets a thread of its own; it exits when
+    its task returns.
     """
 
     def __init__(self, limit: int) -> None:
@@ -301,35 +420,67 @@ class _SyncThreads:
         self.lock = threading.Lock()
         self.threads = 0
         self.idle = 0
+        self.queued = 0  # jobs submitted and not yet taken by a thread
 
-    def submit(self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = loop.create_future()
-        self.jobs.put(_Job(loop, future, contextvars.copy_context(), fn))
+    def submit(self, loop: asyncio.AbstractEventLoop, fn: Callable[[], Any]) -> _Job:
+        job = _Job(loop, loop.create_future(), contextvars.copy_context(), fn)
+        self.jobs.put(job)
         with self.lock:
-            if self.idle:
-                self.idle -= 1  # that thread is taken: the next job needs another
-            elif self.threads < self.limit:
-                self.threads += 1
-                threading.Thread(
-                    target=self._work, name=f"dagron-async-sync-{self.threads}", daemon=True
-                ).start()
-        return future
+            self.queued += 1
+            self._staff()
+        return job
+
+    def _staff(self) -> None:
+        """A thread for the newest job, if none is idle and the limit allows (lock held)."""
+        if self.idle:
+            self.idle -= 1  # that thread is taken: the next job needs another
+        elif self.threads < self.limit:
+            self.threads += 1
+            threading.Thread(
+                target=self._work, name=f"dagron-async-sync-{self.threads}", daemon=True
+            ).start()
 
     def _work(self) -> None:
         while True:
             job = self.jobs.get()
             if job is None:
                 return
-            try:
-                value, error = job.context.run(job.fn), None
-            except BaseException as exc:  # handed to the task awaiting it
-                value, error = None, exc
-            try:
-                job.loop.call_soon_threadsafe(_settle, job.future, value, error)
-            except RuntimeError:  # the loop is closed: nobody waits for this any more
-                pass
             with self.lock:
+                self.queued -= 1
+                began = job.began = not job.dropped
+            if began:
+                try:
+                    value, error = job.context.run(job.fn), None
+                except BaseException as exc:  # handed to the task awaiting it
+                    value, error = None, exc
+                try:
+                    job.loop.call_soon_threadsafe(_settle, job.future, value, error)
+                except RuntimeError:  # the loop is closed: nobody waits for this any more
+                    pass
+            with self.lock:
+                job.finished = True
+                if job.abandoned:
+                    return  # no longer counted: a replacement took this thread's place
                 self.idle += 1
+
+    def drop_if_waiting(self, job: _Job) -> bool:
+        """True if ``job`` had not started; it never will."""
+        with self.lock:
+            if not job.began:
+                job.dropped = True
+            return job.dropped
+
+    def abandon(self, job: _Job) -> bool:
+        """Stop counting the thread stuck in ``job``; True if it still runs the task."""
+        with self.lock:
+            if not job.began or job.finished or job.abandoned:
+                job.dropped = not job.began
+                return False
+            job.abandoned = True
+            self.threads -= 1
+            if self.queued > self.idle:
+                self._staff()
+            return True
 
     def close(self) -> None:
         with self.lock:
@@ -338,11 +489,23 @@ class _SyncThreads:
             self.threads = self.idle = 0
 
 
-class _Job(NamedTuple):
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-    context: contextvars.Context
-    fn: Callable[[], Any]
+class _Job:
+    """One plain callable handed to a thread; its flags are guarded by the pool's lock."""
+
+    __slots__ = ("abandoned", "began", "context", "dropped", "finished", "fn", "future", "loop")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+        context: contextvars.Context,
+        fn: Callable[[], Any],
+    ) -> None:
+        self.loop = loop
+        self.future = future
+        self.context = context
+        self.fn = fn
+        self.began = self.dropped = self.finished = self.abandoned = False
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:

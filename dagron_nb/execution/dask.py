@@ -311,10 +311,21 @@ class _DaskDriver:
         deadline = None if run.timeout is None else run.t0 + run.timeout
         watching = run.cancel_event is not None or bool(run.node_timeout)
         interrupted: KeyboardInterrupt | None = None
+        # a callback raising KeyboardInterrupt / SystemExit is recorded by the
+        # fan-out (it never escapes a callback call); it is raised here instead
+        stops: list[BaseException] = []
+
+        def stop(exc: BaseException) -> None:
+            stops.append(exc)
+            self.sched.cancel("interrupted (KeyboardInterrupt)")  # nothing more starts
+
+        run.fanout.on_stop = stop
         try:
             while self.sched.remaining:
                 try:
                     self._wait_and_handle(deadline, watching)
+                    if stops:
+                        raise stops.pop(0)
                 except KeyboardInterrupt as exc:
                     if interrupted is None:
                         interrupted = exc

@@ -12,6 +12,7 @@ sets dagron's marker, ``fn._dagron_task``, for code that looks for it.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import threading
@@ -57,12 +58,13 @@ class Task(Generic[R]):
         functools.update_wrapper(self, func)  # keeps __doc__, __wrapped__ -> signature
         self.func = func
         # name="" stays "", so the Pipeline refuses it instead of silently renaming
-        self.name = name if name is not None else getattr(func, "__name__", None) or repr(func)
+        self.name = name if name is not None else stable_name(func)
         self.timeout = timeout
         self.is_async = is_async_callable(func)
         self.parameters = [
             p for p in inspect.signature(func).parameters.values() if p.kind not in _VARIADIC
         ]
+        _check_callable_as_task(self.name, func, self.parameters)
 
     @property
     def dagron_timeout(self) -> float | None:
@@ -80,6 +82,45 @@ class Task(Generic[R]):
 
     def __repr__(self) -> str:
         return f"<task {self.name!r}>"
+
+
+def stable_name(func: Callable[..., Any]) -> str:
+    """A task name that is the same in every run: no memory address in it.
+
+    A function's ``__name__``; for ``functools.partial`` the name of the
+    function inside; for a callable object the name of its class.
+
+    >>> stable_name(functools.partial(max, 1))
+    'max'
+    """
+    while isinstance(func, functools.partial):
+        func = func.func
+    name = getattr(func, "__name__", None)
+    if isinstance(name, str) and name:
+        return name
+    return type(func).__name__
+
+
+def _check_callable_as_task(name: str, func: Callable[..., Any], params: list[Any]) -> None:
+    """Refuse what would only fail (or silently misbehave) once the run is under way."""
+    inner = func
+    while isinstance(inner, functools.partial):
+        inner = inner.func
+    call = None if inspect.isroutine(inner) else type(inner).__call__
+    if inspect.isasyncgenfunction(inner) or inspect.isasyncgenfunction(call):
+        raise ConfigurationError(
+            f"task {name!r} is an async generator function: running it would only make a "
+            "generator object, never run its body. Make it an async def that returns "
+            "a value (e.g. collect the items into a list and return it)."
+        )
+    positional = [p.name for p in params if p.kind is inspect.Parameter.POSITIONAL_ONLY]
+    if positional:
+        raise ConfigurationError(
+            f"task {name!r} has positional-only parameter(s) {', '.join(positional)} "
+            "(before a '/'): a pipeline passes upstream values and inputs by name. "
+            "Remove the '/' from its signature, or wrap it in a function with named "
+            "parameters."
+        )
 
 
 @overload
@@ -157,6 +198,7 @@ class Pipeline:
 
     def _bind(self, inputs: Mapping[str, Any] | None) -> dict[str, Callable[[], Any]]:
         given = {**self.inputs, **(inputs or {})}
+        self._check_inputs_taken(given)
         missing = [
             f"{t.name}({p.name})"
             for t in self.tasks.values()
@@ -180,6 +222,31 @@ class Pipeline:
             }
             bound[t.name] = _bind_one(t, deps, fixed, values)
         return bound
+
+    def input_names(self) -> list[str]:
+        """The parameters that must or may come from ``inputs`` (not from a task)."""
+        names: dict[str, None] = {}
+        for t in self.tasks.values():
+            for p in t.parameters:
+                if p.name not in self.tasks:
+                    names[p.name] = None
+        return list(names)
+
+    def _check_inputs_taken(self, given: Mapping[str, Any]) -> None:
+        """An input no task takes is a typo until proven otherwise: refuse it."""
+        wanted = self.input_names()
+        unused = [name for name in given if name not in wanted]
+        if not unused:
+            return
+        hints = []
+        for name in unused:
+            close = difflib.get_close_matches(str(name), wanted, n=1)
+            hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+        listed = ", ".join(repr(n) for n in wanted) if wanted else "none"
+        raise ConfigurationError(
+            f"input(s) {', '.join(hints)} taken by no task of the pipeline; its inputs are: "
+            f"{listed}. Fix the name, or leave the input out."
+        )
 
     def execute(
         self,

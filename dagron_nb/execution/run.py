@@ -183,13 +183,15 @@ class Run:
         self.finished: list[float | None] = [None] * n
         self.workers: list[str | None] = [None] * n
         self.t0 = 0.0
+        self.ended = False  # on_run_end was called
+        self.silent = False  # set when execute returns: no callback fires any more
 
     # -- lifecycle ---------------------------------------------------------------
     def begin(self) -> None:
         self.t0 = time.perf_counter()
         if self.trace is not None:
             self.trace.record(TraceEventType.RUN_STARTED, None, 0.0)
-        CallbackFanout.call(self.fanout.run_start, self.dag)
+        self.fanout.call(self.fanout.run_start, self.dag)
         if self.fanout.watchers:
             view = RunView(
                 dag=self.dag,
@@ -206,7 +208,7 @@ class Run:
                 captured_output=None if self.capture is None else self.capture.text,
                 cancel_reason=self._cancel_reason,
             )
-            CallbackFanout.call(self.fanout.watchers, view)
+            self.fanout.call(self.fanout.watchers, view)
         # taskless roots were skipped while the scheduler was built
         self.notify_events(self.sched.drain_events())
 
@@ -217,12 +219,14 @@ class Run:
         ev = self.cancel_event
         return ev is not None and bool(ev.is_set())  # type: ignore[attr-defined]
 
+    def expiry_reason(self) -> str:
+        """Why a node never started in a run that reached its deadline."""
+        return f"not started: the run's timeout of {self.timeout:g} s passed"
+
     def expire(self, now: float) -> list[Transition]:
         """The run's deadline passed; returns the transitions to notify."""
         assert self.timeout is not None
-        for node in self.sched.expire(
-            f"not started: the run's timeout of {self.timeout:g} s passed"
-        ):
+        for node in self.sched.expire(self.expiry_reason()):
             self.errors[node] = NodeTimeoutError(self.names[node], self.timeout, whole_run=True)
             self.finished[node] = now
         return self.sched.drain_events()
@@ -233,6 +237,14 @@ class Run:
         self.errors[node] = NodeTimeoutError(self.names[node], self.node_timeout[node])
         self.finished[node] = now
         return self.sched.drain_events()
+
+    def left_running(self, node: int) -> None:
+        """Say in a TIMED_OUT node's error that its thread was left to finish."""
+        error = self.errors[node]
+        if isinstance(error, NodeTimeoutError) and not error.left_running:
+            self.errors[node] = NodeTimeoutError(
+                error.name, error.seconds, whole_run=error.whole_run, left_running=True
+            )
 
     def abandon_running(self, reason: str, now: float) -> list[Transition]:
         """Give up on every RUNNING node (a second interrupt)."""
@@ -268,6 +280,8 @@ class Run:
     # -- notifications -----------------------------------------------------------
     def notify(self, node: int, status: NodeStatus) -> None:
         """Tell callbacks and the trace that ``node`` reached ``status``."""
+        if self.silent:
+            return
         name = self.names[node]
         fanout = self.fanout
         if self.trace is not None:
@@ -298,6 +312,11 @@ class Run:
             self.notify(event.node, event.status)
 
     def result(self) -> ExecutionResult:
+        """The result, after which ``on_run_end`` is called."""
+        return self.end(self.collect())
+
+    def collect(self) -> ExecutionResult:
+        """The columns as an ``ExecutionResult``; no callback is called."""
         total = time.perf_counter() - self.t0
         result = ExecutionResult(
             self.dag,
@@ -314,9 +333,16 @@ class Run:
             tasks=self.tasks,
             captured_output=None if self.capture is None else self.capture.texts(),
         )
+        return result
+
+    def end(self, result: ExecutionResult) -> ExecutionResult:
+        """Close the trace and call ``on_run_end`` (once per run)."""
+        if self.ended:
+            return result
+        self.ended = True
         if self.trace is not None:
-            self.trace.record(TraceEventType.RUN_FINISHED, None, total)
-        CallbackFanout.call(self.fanout.run_end, result)
+            self.trace.record(TraceEventType.RUN_FINISHED, None, result.total_duration_seconds)
+        self.fanout.call(self.fanout.run_end, result)
         return result
 
 

@@ -9,14 +9,21 @@ on the condition; a worker that publishes more ready nodes than it can take
 wakes one sleeper, which wakes the next if work remains.
 
 When callbacks are attached, a worker reports its node's outcome to them
-*before* it publishes the successors it made ready, so every listener sees
-``on_node_complete(a)`` before ``on_node_start(b)`` for an edge ``a -> b``.
+*before* it publishes the successors it made ready, and a node made ready while
+another predecessor's callbacks are still under way on another worker waits
+for them (``_hold_back``): for every edge ``a -> b`` every listener hears
+``a``'s terminal status before ``on_node_start(b)``.
 
 The calling thread only watches: it waits for the end of the run, waking
-every 20 ms while there is a deadline or cancel event to check, and turns
-Ctrl-C into a cancellation (a second Ctrl-C abandons the running tasks).
+every 20 ms while there is a deadline or cancel event to check, and acts on
+stop requests: Ctrl-C (counted by ``interrupts.CtrlC``, never raised at a
+random line) cancels, a second one abandons the running tasks; a callback
+raising KeyboardInterrupt acts as a Ctrl-C, one raising SystemExit (or any
+other BaseException but CancelledError) cancels and abandons at once. Every
+stop is re-raised from ``execute`` with the result as ``exc.result``.
 Threads stuck past a deadline are daemon threads: they are left to finish on
-their own, and nothing they do afterwards reaches the result or a callback.
+their own (the node's NodeTimeoutError says so), and nothing they do afterwards reaches
+the result or a callback: no callback fires after ``execute`` returns.
 """
 
 from __future__ import annotations
@@ -31,16 +38,18 @@ from types import CoroutineType
 from typing import Any
 
 from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.execution.interrupts import CtrlC
 from dagron_nb.execution.run import Executor, Run, default_workers, interrupt_with
 from dagron_nb.execution.scheduler import Transition
 
 _POLL = 0.02  # seconds between checks of cancel events and deadlines
-_IDLE_POLL = 0.25  # with nothing to check, only Ctrl-C needs the main thread awake
+_IDLE_POLL = 0.1  # with nothing to check, only Ctrl-C needs the main thread awake
 _DRAIN_WAIT = 1.0  # how long a returning run waits for callbacks already in flight
 
 RUNNING = NodeStatus.RUNNING
 COMPLETED = NodeStatus.COMPLETED
 FAILED = NodeStatus.FAILED
+TIMED_OUT = NodeStatus.TIMED_OUT
 
 
 def _never_started() -> None:
@@ -91,10 +100,8 @@ class DAGExecutor(Executor):
         driver = _ThreadDriver(run, self.max_workers or 1)
         try:
             result = driver.run()
-        except KeyboardInterrupt as exc:
-            self.last_result = driver.partial
-            raise interrupt_with(exc, driver.partial) from None  # type: ignore[arg-type]
-        self.last_result = result
+        finally:
+            self.last_result = driver.result
         return result
 
 
@@ -105,7 +112,9 @@ class _ThreadDriver:
         self.max_workers = max_workers
         self.cond = threading.Condition(threading.Lock())
         self.finished = threading.Event()
-        self.closed = False  # set at a deadline: workers must not touch state again
+        self.attention = threading.Event()  # wakes the calling thread: done, or a stop
+        self.closed = False  # set when the run ends: workers must not touch state again
+        self.silent = False  # set just before execute returns: no callback fires any more
         self.idle = 0
         self.threads: list[threading.Thread] = []
         self.current: list[int] = []  # node each worker runs now, -1 when none
@@ -113,71 +122,133 @@ class _ThreadDriver:
         self.live = 0  # workers that count towards max_workers
         self.dispatching = 0  # workers currently calling callbacks with the lock released
         self.crash: BaseException | None = None
-        self.partial: ExecutionResult | None = None
+        self.result: ExecutionResult | None = None
         self.newborn: threading.Thread | None = None  # see _take
         # start times needed while running; with a run timeout too, because a node
         # still running at the deadline is TIMED_OUT and must keep its start and worker
         self.early = run.listening or bool(run.node_timeout) or run.timeout is not None
+        # edge order: a node made ready while a predecessor's callbacks are still
+        # under way on another worker waits in `held` until they are done
+        self.pred = run.dag.index().pred if run.listening else []
+        self.in_flight = bytearray(len(run.names) if run.listening else 0)
+        self.held: dict[int, list[int]] = {}
+        # stop requests: Ctrl-C presses, callbacks raising KeyboardInterrupt /
+        # SystemExit, a KeyboardInterrupt caught anywhere in the calling thread
+        self.interrupts = 0  # interrupts so far: 1 cancels, 2 abandons
+        self.backlog: list[Transition] = []  # stop transitions the callbacks must hear
+        self.raised: BaseException | None = None  # what execute() raises at the end
+        self.presses = CtrlC()
+        run.fanout.on_stop = self._request_stop
 
     # -- the calling thread --------------------------------------------------------
     def run(self) -> ExecutionResult:
+        """Start, watch, end; raise the first stop request with the result attached."""
+        with self.presses:
+            try:
+                self._start()
+                self._watch_until_done()
+                self._drain()
+            except KeyboardInterrupt as exc:  # a press that could not wait (see CtrlC)
+                self._request_stop(exc)
+                self._drain()
+            result = self._end()
+        if self.crash is not None:
+            raise self.crash
+        if self.raised is not None:
+            raise interrupt_with(self.raised, result)
+        return result
+
+    def _start(self) -> None:
+        self.run_.begin()
+        self._act_on_stops()  # Ctrl-C or a stop in on_run_start: nothing starts
+        with self.cond:
+            self._check_done()
+            if not self.finished.is_set():
+                self._spawn()
+
+    def _watch_until_done(self) -> None:
+        """Wait for the end of the run, acting on deadlines, cancel events and stops."""
         run = self.run_
-        interrupted: KeyboardInterrupt | None = None
-        try:
-            run.begin()
-            with self.cond:
-                self._check_done()
-                if not self.finished.is_set():
-                    self._spawn()
-        except KeyboardInterrupt as exc:
-            # Ctrl-C while the run starts (in on_run_start, or while the first
-            # worker starts and already runs a task): cancel, as below
-            interrupted = self._interrupt(None, exc)
         deadline = None if run.timeout is None else run.t0 + run.timeout
         watching = run.cancel_event is not None or bool(run.node_timeout)
-        while not self.finished.is_set():
+        while True:
             try:
+                self.attention.clear()
+                self._act_on_stops()
+                if self.finished.is_set():
+                    return
+                self._watch(deadline)
                 wait = _POLL if watching else _IDLE_POLL
                 if deadline is not None:
                     wait = min(wait, max(0.0, deadline - time.perf_counter()))
-                if self.finished.wait(wait):
-                    break
-                self._watch(deadline)
-            except KeyboardInterrupt as exc:
-                interrupted = self._interrupt(interrupted, exc)
-        if self.crash is not None:
-            raise self.crash
+                self.attention.wait(wait)
+            except KeyboardInterrupt as exc:  # see CtrlC: a press that could not wait
+                self._request_stop(exc)
+
+    def _request_stop(self, exc: BaseException) -> None:
+        """Any thread, lock not held: stop the run now; the calling thread notifies.
+
+        A KeyboardInterrupt (a Ctrl-C, or raised by a callback) cancels the nodes
+        not started and lets running tasks finish; a second one abandons them.
+        Anything else (SystemExit from a callback, ...) does both at once.
+        """
+        with self.cond:
+            if self.raised is None:
+                self.raised = exc
+            if isinstance(exc, KeyboardInterrupt):
+                self.interrupts += 1
+                if self.interrupts == 1:
+                    events = self._cancel("interrupted (KeyboardInterrupt)")
+                else:  # a second Ctrl-C: stop waiting for the running tasks
+                    events = self._abandon()
+            else:
+                events = self._stop_now(type(exc).__name__)
+            self.backlog.extend(events)
+            self._check_done()
+        self.attention.set()
+
+    def _act_on_stops(self) -> None:
+        """Turn new Ctrl-C presses into stops; tell the callbacks (calling thread)."""
+        for _ in range(self.presses.take()):
+            self._request_stop(KeyboardInterrupt())
+        if self.backlog:
+            with self.cond:
+                events, self.backlog = self.backlog, []
+            if not self.silent:
+                self.run_.notify_events(events)
+
+    def _drain(self) -> None:
+        """Let callbacks under way finish, then close the run to callbacks and workers."""
         self._wait_for_dispatchers()
+        with self.cond:
+            self.closed = self.silent = True
+            self.cond.notify_all()
         # Join the workers that are not stuck in an abandoned task (nor still
         # about to be started by the worker that made them: they exit at once).
         for thread, node in zip(self.threads, self.current):
             if thread.ident is None:
                 continue
-            if node < 0 or self.run_.sched.status[node] is RUNNING:
+            if node < 0 or self.sched.status[node] is RUNNING:
                 thread.join(timeout=_DRAIN_WAIT)
-        result = run.result()
-        if interrupted is not None:
-            self.partial = result
-            raise interrupted
-        return result
 
-    def _interrupt(
-        self, first: KeyboardInterrupt | None, exc: KeyboardInterrupt
-    ) -> KeyboardInterrupt:
-        """Ctrl-C: the first cancels what has not started, a second abandons the
-        running tasks. A Ctrl-C that lands while an earlier one is being handled
-        (in a callback, say) counts as the next one instead of escaping the run.
-        Returns the first interrupt, re-raised when the run is over."""
-        while True:
-            try:
-                if first is None:
-                    first = exc
-                    self._locked_notify(lambda: self._cancel("interrupted (KeyboardInterrupt)"))
-                else:  # a second Ctrl-C: stop waiting for the running tasks
-                    self._locked_notify(self._abandon)
-                return first
-            except KeyboardInterrupt as again:
-                exc = again
+    def _end(self) -> ExecutionResult:
+        """The result; every node has a terminal status, on_run_end has been called."""
+        run = self.run_
+        with self.cond:
+            self.closed = self.silent = True
+            self.cond.notify_all()
+            if self.sched.remaining:  # given up on by a Ctrl-C that could not wait
+                self._cancel("interrupted (KeyboardInterrupt)")
+                self._abandon()
+        try:
+            self.result = run.collect()
+            run.end(self.result)
+        except KeyboardInterrupt as exc:  # a press that could not wait (see CtrlC)
+            self.raised = self.raised or exc
+            if self.result is None:
+                self.result = run.collect()
+        self._act_on_stops()  # a stop requested by on_run_end is still raised
+        return self.result
 
     def _watch(self, deadline: float | None) -> None:
         run = self.run_
@@ -204,21 +275,30 @@ class _ThreadDriver:
     def _expire(self, now: float) -> list[Transition]:
         self.closed = True
         self.cond.notify_all()
-        return self.run_.expire(now - self.run_.t0)
+        events = self.run_.expire(now - self.run_.t0)
+        for event in events:
+            if event.status is TIMED_OUT:  # its thread is left to finish on its own
+                self.run_.left_running(event.node)
+        return events
 
-    def _abandon(self) -> list[Transition]:
+    def _abandon(
+        self, reason: str = "interrupted twice (KeyboardInterrupt) while running"
+    ) -> list[Transition]:
         self.closed = True
         self.cond.notify_all()
-        return self.run_.abandon_running(
-            "interrupted twice (KeyboardInterrupt) while running",
-            time.perf_counter() - self.run_.t0,
-        )
+        return self.run_.abandon_running(reason, time.perf_counter() - self.run_.t0)
+
+    def _stop_now(self, what: str) -> list[Transition]:
+        """A callback raised SystemExit (or the like): cancel, abandon running tasks."""
+        events = self._cancel(f"cancelled: a callback raised {what}")
+        return events + self._abandon(f"abandoned: a callback raised {what}")
 
     def _time_out(self, node: int, now: float) -> list[Transition]:
         if self.sched.status[node] is not RUNNING:
             return []
         # the scheduler records the node's own TIMED_OUT among the events
         events = self.run_.time_out_node(node, now - self.run_.t0)
+        self.run_.left_running(node)
         # the stuck thread no longer counts; let another take its place
         self.live -= 1
         if self.sched.has_ready():
@@ -228,6 +308,7 @@ class _ThreadDriver:
     def _check_done(self) -> None:
         if self.sched.remaining == 0:
             self.finished.set()
+            self.attention.set()
             self.cond.notify_all()
 
     def _wait_for_dispatchers(self) -> None:
@@ -360,7 +441,8 @@ class _ThreadDriver:
         run = self.run_
         fn = run.tasks[node]
         if run.listening:
-            run.notify(node, RUNNING)
+            if not self.silent:
+                run.notify(node, RUNNING)
             self.announcing[worker.k] = False
             if self.sched.status[node] is not RUNNING:
                 # given up on while on_node_start ran (the run's deadline,
@@ -400,20 +482,59 @@ class _ThreadDriver:
             events = sched.drain_events()
             events.insert(0, Transition(node, status))
             self._dispatch_unlocked(events)
-            if sched.status[node] is not status:  # pragma: no cover - defensive
-                return False
+            ready = self._hold_back(ready)
         sched.push(ready)
         self._check_done()
         return True
 
     def _dispatch_unlocked(self, events: list[Transition]) -> None:
-        """Fire callbacks for ``events`` with the lock released (caller holds it)."""
+        """Fire callbacks for ``events`` with the lock released (caller holds it).
+
+        While they run, their nodes are "in flight": a successor made ready
+        meanwhile by another worker is held back until they are done (see
+        ``_hold_back``). Once the run is closed, the rest are dropped: no
+        callback fires after ``execute`` has returned.
+        """
+        in_flight = self.in_flight
+        for event in events:
+            in_flight[event.node] = 1
         self.dispatching += 1
         self.cond.release()
         try:
-            self.run_.notify_events(events)
+            notify = self.run_.notify
+            for event in events:
+                if self.silent:
+                    break
+                notify(event.node, event.status)
         finally:
             self.cond.acquire()
             self.dispatching -= 1
+            for event in events:
+                in_flight[event.node] = 0
+            if self.held:
+                self._release_held(events)
             if self.dispatching == 0 and (self.closed or self.finished.is_set()):
                 self.cond.notify_all()
+
+    def _hold_back(self, ready: list[int]) -> list[int]:
+        """The nodes of ``ready`` none of whose predecessors has callbacks in flight."""
+        in_flight = self.in_flight
+        pred = self.pred
+        out = []
+        for node in ready:
+            for u in pred[node]:
+                if in_flight[u]:
+                    self.held.setdefault(u, []).append(node)
+                    break
+            else:
+                out.append(node)
+        return out
+
+    def _release_held(self, events: list[Transition]) -> None:
+        """Publish the nodes that waited for these events' callbacks (lock held)."""
+        for event in events:
+            waiting = self.held.pop(event.node, None)
+            if waiting:
+                self.sched.push(self._hold_back(waiting))
+        if self.sched.has_ready():
+            self._wake_or_spawn()

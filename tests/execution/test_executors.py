@@ -329,7 +329,10 @@ def test_global_timeout_returns_promptly_and_a_late_finish_changes_nothing(
     }
     error = result["stuck"].error
     assert isinstance(error, NodeTimeoutError)
-    assert str(error) == "node 'stuck' was still running after the run's timeout of 0.3 s"
+    assert str(error) == (
+        "node 'stuck' was still running after the run's timeout of 0.3 s; "
+        "its thread was left to finish in the background"
+    )
     assert result["after_stuck"].reason == "not started: the run's timeout of 0.3 s passed"
     assert result["stuck"].started_at is not None
     assert result["stuck"].finished_at == pytest.approx(0.3, abs=0.25)
@@ -413,7 +416,10 @@ def test_node_timeout_times_out_one_node_and_the_run_goes_on(
     }
     error = result["slow"].error
     assert isinstance(error, NodeTimeoutError)
-    assert str(error) == "node 'slow' was still running after its node timeout of 0.2 s"
+    assert str(error) == (
+        "node 'slow' was still running after its node timeout of 0.2 s; "
+        "its thread was left to finish in the background"
+    )
     assert result["slow"].result is None
     assert result["after_slow"].reason == "upstream 'slow' timed out"
     assert recorder.kinds("slow") == ["start", "timeout"]  # exactly one timeout callback
