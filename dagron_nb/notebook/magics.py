@@ -270,6 +270,8 @@ class DagronMagics(Magics):
             live.show()
             listeners.append(live)
             cancel_event = live.cancel_event  # the widget's Cancel button
+            # "Re-run failed" in the widget: its result lands in the same variable
+            live.rerun_callbacks.append(_ResultStore(self.ip.user_ns, args.output))
         if extra is not None:
             listeners.append(extra)
         options: dict[str, Any] = {
@@ -355,6 +357,17 @@ class DagronMagics(Magics):
         print(line)
         if missing:
             print("not resolved yet (define these before running): " + ", ".join(missing))
+
+
+class _ResultStore:
+    """A callbacks object that puts each result it sees in a notebook variable."""
+
+    def __init__(self, namespace: dict[str, Any], name: str) -> None:
+        self.namespace = namespace
+        self.name = name
+
+    def on_run_end(self, result: ExecutionResult) -> None:
+        self.namespace[self.name] = result
 
 
 class _ResultKeeper:

@@ -155,6 +155,18 @@ def plot(clean):
 def report(stats, plot):
     return stats, plot
 """
+RECONNECT_NOTEBOOK = "dagron_reconnect.ipynb"
+RECONNECT_CELL = """\
+%%dagron -n reconnect
+import time
+
+def fetch():
+    time.sleep(4)
+    return 1
+
+def use(fetch):
+    return fetch + 1
+"""
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 # Installed before the notebook runs: remembers every status a node shows and
@@ -256,6 +268,7 @@ def lab(prerequisites: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     _write_notebook(root / LIVE_NOTEBOOK, ["%load_ext dagron_nb", INSPECT_CELL, CANCEL_CELL])
     _write_notebook(root / INTERRUPT_NOTEBOOK, ["%load_ext dagron_nb", INTERRUPT_CELL])
     _write_notebook(root / DARK_NOTEBOOK, ["%load_ext dagron_nb", DARK_CELL])
+    _write_notebook(root / RECONNECT_NOTEBOOK, ["%load_ext dagron_nb", RECONNECT_CELL])
     _lab_settings(base / "config")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     log = OUTPUT / "jupyterlab.log"
@@ -666,3 +679,47 @@ def test_dark_theme_has_no_white_box(lab: Lab, browser: Browser) -> None:
     # no white box: almost no white pixels; the theme's dark background dominates
     assert white / len(pixels) < 0.01, (white, len(pixels), background)
     assert dark / len(pixels) > 0.5, (dark, len(pixels), background)
+
+
+def _kernels_idle(lab: Lab) -> bool:
+    with urllib.request.urlopen(f"{lab.url}/api/kernels?token={lab.token}", timeout=10) as r:
+        return all(k["execution_state"] == "idle" for k in json.load(r))
+
+
+@pytest.mark.timeout(180)
+def test_a_tab_closed_during_the_run_shows_the_final_picture_when_reopened(
+    lab: Lab, browser: Browser
+) -> None:
+    page, cells = _open(lab, browser, RECONNECT_NOTEBOOK)
+    try:
+        _run_cell(page, cells.nth(0))
+        _run_cell(page, cells.nth(1))
+        widget = cells.nth(1).locator(".dagron-live")
+        _wait_status(widget, "fetch", "running")
+        page.keyboard.press("Control+s")  # what autosave does: the file has the live view
+        page.wait_for_function("() => !document.title.startsWith('*')")
+        page.locator(".jp-mod-dirty").wait_for(state="detached")
+    except Exception:
+        _failure_shot(page, "reconnect")
+        page.close()
+        raise
+    page.close()  # the tab closes while `fetch` still sleeps; the kernel goes on
+    deadline = time.monotonic() + 60
+    while not _kernels_idle(lab):  # polling an external server until the run is over
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{lab.url}/lab/tree/{RECONNECT_NOTEBOOK}?token={lab.token}")
+        cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+        widget = cells.nth(1).locator(".dagron-live")
+        _wait_status(widget, "use", "completed")  # the model lives on in the kernel
+        _wait_status(widget, "fetch", "completed")
+        assert "model not found" not in cells.nth(1).locator(".jp-OutputArea").inner_text()
+        assert widget.locator(".dagron-phase").inner_text() == "finished"
+    except Exception:
+        _failure_shot(page, "reconnect")
+        raise
+    finally:
+        _close(lab, page)
