@@ -266,6 +266,10 @@ class LiveState:
         for k in _not_none(reasons):
             if where[k] >= 0:
                 self._set_message_locked(where[k], reasons[k])
+        for name, seconds in result.cache_saved_seconds.items():  # cyan nodes' tooltips
+            i = self.position.get(name, -1)
+            if i >= 0:
+                self._set_message_locked(i, render.cache_hit_text(seconds))
         if self.durations_wanted:
             for i, start, end in zip(where, result.started, result.finished):
                 if i >= 0:
