@@ -75,6 +75,7 @@ class OutputCapture:
         """``fn`` running with ``name`` as this context's node (sync or async alike)."""
         from dagron_nb.execution.aio import is_async_callable  # aio imports run imports us
 
+        fn = without_capture(fn)  # a task from an earlier capturing run: capture anew
         sink = _Sink(name, self.echo)
         self._sinks[name] = sink
         return _AsyncInNode(fn, sink) if is_async_callable(fn) else _InNode(fn, sink)
@@ -94,6 +95,15 @@ class OutputCapture:
 
     def on_run_end(self, result: object) -> None:
         _uninstall()
+
+
+def without_capture(task: Callable[..., Any]) -> Callable[..., Any]:
+    """``task`` without the wrappers ``OutputCapture.wrap`` put around it (a
+    result's ``tasks`` are wrapped when its run captured output); any other
+    wrapper, such as a user's own decorator, stays."""
+    while isinstance(task, _InNode):
+        task = task.__wrapped__
+    return task
 
 
 class _InNode:
