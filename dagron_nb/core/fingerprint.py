@@ -178,8 +178,11 @@ class _Hasher:
         return self.h.hexdigest()
 
     def feed(self, tag: bytes, data: bytes = b"") -> None:
-        self.h.update(tag + len(data).to_bytes(8, "little"))
-        self.h.update(data)
+        if len(data) < 4096:  # one update: small pieces are the common case
+            self.h.update(tag + len(data).to_bytes(8, "little") + data)
+        else:
+            self.h.update(tag + len(data).to_bytes(8, "little"))
+            self.h.update(data)
 
     # -- values ------------------------------------------------------------------
     def value(self, v: object, where: str) -> None:
@@ -273,7 +276,7 @@ class _Hasher:
         self.buffer(numpy.ascontiguousarray(a).view(numpy.uint8).reshape(-1))
 
     def buffer(self, data: Any) -> None:
-        """A block of raw bytes (anything supporting the buffer protocol)."""
+        """A block of raw bytes (anything supporting the buffer protocol), no copy."""
         view = memoryview(data).cast("B")
         self.feed(b"R", len(view).to_bytes(8, "little"))
         self.h.update(view)

@@ -204,17 +204,8 @@ class Pipeline:
                 if p.name in self.tasks:
                     builder.add_edge(p.name, t.name)
         self.dag: DAG = builder.build()
-        # per task, worked out once: upstream task names, and the other
-        # parameters with whether they need a value (no default)
-        self._shape = [
-            (
-                AsyncBoundTask if t.is_async else BoundTask,
-                t,
-                [p.name for p in t.parameters if p.name in self.tasks],
-                [(p.name, p.default is p.empty) for p in t.parameters if p.name not in self.tasks],
-            )
-            for t in self.tasks.values()
-        ]
+        # what each task needs, worked out once (not per run)
+        self._shapes = [_Shape(t, self.tasks) for t in self.tasks.values()]
 
     @property
     def task_names(self) -> list[str]:
@@ -227,14 +218,14 @@ class Pipeline:
         values: dict[str, Any] = {}
         bound: dict[str, Callable[[], Any]] = {}
         missing: list[str] = []
-        for maker, t, deps, others in self._shape:
+        for shape in self._shapes:
             fixed: dict[str, Any] = {}
-            for param, required in others:
+            for param, required in shape.others:
                 if param in given:
                     fixed[param] = given[param]
                 elif required:
-                    missing.append(f"{t.name}({param})")
-            bound[t.name] = maker(t, deps, fixed, values)
+                    missing.append(f"{shape.name}({param})")
+            bound[shape.name] = shape.maker(shape, fixed, values)
         if missing:
             raise ConfigurationError(
                 "cannot resolve parameter(s) " + ", ".join(missing) + ": each parameter "
@@ -367,10 +358,15 @@ class Pipeline:
         enable_tracing: bool = False,
         hooks: object = None,
         node_timeouts: Mapping[str, float] | None = None,
+        outputs: Iterable[str] | None = None,
+        as_futures: bool = False,
     ) -> ExecutionResult:
         """Run the pipeline on a dask.distributed ``client`` (None: a LocalCluster).
 
-        Upstream values pass between tasks on the cluster, as futures.
+        Upstream values pass between tasks on the cluster, worker to worker.
+        Only the values of ``outputs`` (None: all) come back to this process;
+        the others are released on the cluster once no step needs them.
+        ``as_futures=True`` leaves the outputs there too, as futures.
         """
         from dagron_nb.execution.dask import DaskExecutor  # dask is an optional extra
 
@@ -385,10 +381,65 @@ class Pipeline:
             hooks=hooks,
         )
         tasks = self._bind(inputs)
-        return executor.execute(tasks, timeout, cancel_event, node_timeouts=node_timeouts)
+        return executor.execute(
+            tasks,
+            timeout,
+            cancel_event,
+            node_timeouts=node_timeouts,
+            outputs=outputs,
+            as_futures=as_futures,
+        )
 
     def __repr__(self) -> str:
         return f"Pipeline({self.name!r}, tasks={self.task_names})"
+
+
+def _positional(t: Task[Any], tasks: Mapping[str, Any]) -> bool:
+    """Whether every parameter of ``t`` is an upstream task, passable by position."""
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return bool(t.parameters) and all(p.name in tasks and p.kind in kinds for p in t.parameters)
+
+
+class _Shape:
+    """What a pipeline knows of one task before any run: worked out once."""
+
+    __slots__ = (
+        "cache",
+        "deps",
+        "first",
+        "func",
+        "maker",
+        "name",
+        "others",
+        "positional",
+        "second",
+        "timeout",
+    )
+
+    def __init__(self, t: Task[Any], tasks: Mapping[str, Any]) -> None:
+        self.name = t.name
+        self.func = t.func
+        self.timeout = t.timeout
+        self.cache = t.dagron_cache
+        self.maker: type[BoundTask] = BoundTask
+        #: upstream task names, in parameter order
+        self.deps = [p.name for p in t.parameters if p.name in tasks]
+        #: the other parameters, each with whether it needs a value (no default)
+        self.others = [(p.name, p.default is p.empty) for p in t.parameters if p.name not in tasks]
+        #: every parameter is an upstream value, in order: call positionally with
+        #: this many arguments (0: by keyword); one or two get a path of their own
+        self.positional = len(self.deps) if _positional(t, tasks) else 0
+        self.first = self.deps[0] if self.deps else ""
+        self.second = self.deps[1] if len(self.deps) > 1 else ""
+        # the class whose __call__ fits this task: no branching per call
+        if t.is_async:
+            self.maker = AsyncBoundTask
+        elif self.positional == 1:
+            self.maker = _OneUpstream
+        elif self.positional == 2:
+            self.maker = _TwoUpstream
+        elif not self.deps:
+            self.maker = _NoUpstream
 
 
 class BoundTask:
@@ -402,47 +453,103 @@ class BoundTask:
     the same call on a worker with futures for the upstream values),
     ``dagron_timeout`` and ``dagron_cache``. ``dagron_deliver`` puts a cache
     hit's value where successors find it; ``dagron_release`` drops a value
-    nobody needs any more (``outputs=``).
+    nobody needs any more (``outputs=``). Made once per task and run, so it
+    holds only the run's part; the rest is the pipeline's ``_Shape``.
     """
 
-    __slots__ = ("dagron_cache", "dagron_timeout", "deps", "fixed", "func", "name", "values")
+    __slots__ = ("fixed", "shape", "values")
 
-    def __init__(
-        self, t: Task[Any], deps: list[str], fixed: dict[str, Any], values: dict[str, Any]
-    ) -> None:
-        self.name = t.name
-        self.func = t.func
-        self.deps = deps
+    def __init__(self, shape: _Shape, fixed: dict[str, Any], values: dict[str, Any]) -> None:
+        self.shape = shape
         self.fixed = fixed
         self.values = values
-        self.dagron_timeout = t.timeout
-        self.dagron_cache = t.dagron_cache
+
+    @property
+    def name(self) -> str:
+        return self.shape.name
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        return self.shape.func
+
+    @property
+    def deps(self) -> list[str]:
+        return self.shape.deps
+
+    @property
+    def dagron_timeout(self) -> float | None:
+        return self.shape.timeout
+
+    @property
+    def dagron_cache(self) -> bool:
+        return self.shape.cache
 
     def kwargs(self) -> dict[str, Any]:
         """The keyword arguments of the call: upstream values and fixed inputs."""
-        kwargs = dict(zip(self.deps, map(self.values.__getitem__, self.deps)))
+        deps = self.shape.deps
+        kwargs = dict(zip(deps, map(self.values.__getitem__, deps)))
         kwargs.update(self.fixed)
         return kwargs
 
     def __call__(self) -> Any:
-        # the per-task hot path: no call but the user's when there is nothing to pass
-        if self.deps:
-            value = self.func(**self.kwargs())
+        # the per-task hot path: no call but the user's when there is nothing to pass,
+        # no keyword dict when the upstream values are the parameters in order
+        shape = self.shape
+        values = self.values
+        n = shape.positional
+        if n == 1:
+            value = shape.func(values[shape.first])
+        elif n == 2:
+            value = shape.func(values[shape.first], values[shape.second])
+        elif n:
+            value = shape.func(*[values[d] for d in shape.deps])
+        elif shape.deps:
+            value = shape.func(**self.kwargs())
         elif self.fixed:
-            value = self.func(**self.fixed)
+            value = shape.func(**self.fixed)
         else:
-            value = self.func()
-        self.values[self.name] = value
+            value = shape.func()
+        values[shape.name] = value
         return value
 
     def dagron_deliver(self, value: Any) -> None:
-        self.values[self.name] = value
+        self.values[self.shape.name] = value
 
     def dagron_release(self) -> None:
-        self.values.pop(self.name, None)
+        self.values.pop(self.shape.name, None)
 
     def __repr__(self) -> str:
-        return f"<bound task {self.name!r}>"
+        return f"<bound task {self.shape.name!r}>"
+
+
+class _NoUpstream(BoundTask):
+    __slots__ = ()
+
+    def __call__(self) -> Any:
+        shape = self.shape
+        value = shape.func(**self.fixed) if self.fixed else shape.func()
+        self.values[shape.name] = value
+        return value
+
+
+class _OneUpstream(BoundTask):
+    __slots__ = ()
+
+    def __call__(self) -> Any:
+        shape = self.shape
+        values = self.values
+        value = values[shape.name] = shape.func(values[shape.first])
+        return value
+
+
+class _TwoUpstream(BoundTask):
+    __slots__ = ()
+
+    def __call__(self) -> Any:
+        shape = self.shape
+        values = self.values
+        value = values[shape.name] = shape.func(values[shape.first], values[shape.second])
+        return value
 
 
 class AsyncBoundTask(BoundTask):
@@ -451,6 +558,6 @@ class AsyncBoundTask(BoundTask):
     __slots__ = ()
 
     async def __call__(self) -> Any:  # type: ignore[override]
-        value = await self.func(**self.kwargs())
-        self.values[self.name] = value
+        value = await self.shape.func(**self.kwargs())
+        self.values[self.shape.name] = value
         return value

@@ -12,6 +12,14 @@ failed node's tooltip holds the error text literally and the odd name shows as
 itself (no injected ``<b>`` or ``<i>``), and that the cell printed one compact
 traceback. A screenshot goes to ``test-output/browser/``. Set
 ``DAGRON_SKIP_BROWSER=1`` to skip on purpose.
+
+The other tests use the widget as a place to work, sharing the server and one
+Chromium: the inspector (opened from the keyboard during a run, answered while
+a task still sleeps: a DataFrame preview, a traceback, the printed output and
+the source), the Cancel button, a second kernel interrupt that returns the cell
+at once, JupyterLab's dark theme (pixels of the screenshot: no white box), and a
+tab closed during a run and reopened. ``DAGRON_SCREENSHOTS=1`` writes their
+screenshots to ``docs/screenshots/`` (the README's).
 """
 
 from __future__ import annotations
@@ -167,7 +175,12 @@ def fetch():
 def use(fetch):
     return fetch + 1
 """
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The README's pictures (live-midrun.png, inspector.png, dark-theme.png) are
+# refreshed with DAGRON_SCREENSHOTS=1; other runs write them to OUTPUT, so that
+# running the tests leaves the working tree as it was.
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots" if os.environ.get("DAGRON_SCREENSHOTS") == "1" else OUTPUT
+)
 
 # Installed before the notebook runs: remembers every status a node shows and
 # the fill it has then, in the live widget and in the final static picture.
@@ -620,6 +633,7 @@ def test_second_interrupt_returns_the_cell_at_once(lab: Lab, browser: Browser) -
             "(p) => /\\[\\d+\\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=10_000
         )
         returned = time.monotonic() - started
+        print(f"the cell returned {returned:.2f} s after the second interrupt")
         # while `sleeper` still sleeps (30 s): the cell returned, the node abandoned
         assert returned < 1.0, f"the cell took {returned:.2f} s to return"
         _wait_status(widget, "sleeper", "cancelled", timeout=10_000)
@@ -666,6 +680,12 @@ def test_dark_theme_has_no_white_box(lab: Lab, browser: Browser) -> None:
         background = page.evaluate(
             "getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim()"
         )
+        # a second view of the same output shows the widget's current state
+        widget.click(button="right")
+        page.get_by_text("Create New View for Cell Output").click()
+        second = page.locator(".jp-LinkedOutputView .dagron-live")
+        _wait_status(second, "report", "completed")
+        assert second.locator(".dagron-phase").inner_text() == "finished"
     except Exception:
         _failure_shot(page, "dark")
         raise

@@ -151,3 +151,20 @@ def test_critical_path_and_eta_from_the_last_run() -> None:
     dagron.DAGExecutor(dag, callbacks=live).execute({**tasks, "a": look})
     assert eta[0] is not None
     assert eta[0] >= 0.04  # b is still to come
+
+
+def test_a_new_widget_for_the_same_graph_has_an_eta() -> None:
+    dag = dagron.DAG.builder().add_edge("fetch", "fit").build()
+    tasks = {"fetch": lambda: threading.Event().wait(0.05), "fit": int}
+    dagron.DAGExecutor(dag, callbacks=LiveDAG(dag)).execute(tasks)
+    again = LiveDAG(dag)  # what the next %%dagron run of the cell makes
+    eta: list[float | None] = []
+
+    def fetch() -> int:
+        with again._state.lock:
+            eta.append(again._state.eta_locked())
+        return 1
+
+    dagron.DAGExecutor(dag, callbacks=again).execute({**tasks, "fetch": fetch})
+    assert eta[0] is not None
+    assert eta[0] >= 0.04
