@@ -38,6 +38,7 @@ from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.execution.interrupts import CtrlC
 from dagron_nb.execution.run import Executor, Run, interrupt_with
 from dagron_nb.execution.scheduler import Transition
+from dagron_nb.execution.wakeup import LEAD, SwitchInterval
 
 _POLL = 0.02  # seconds between checks of a threading.Event used as cancel_event
 SYNC_THREADS = 32  # threads for plain callables when max_workers is None
@@ -104,6 +105,7 @@ class _AsyncDriver:
         self.raised: BaseException | None = None  # what execute() raises at the end
         self.backlog: list[Transition] = []  # stop transitions the callbacks must hear
         self.presses = CtrlC(wake=self._pressed)
+        self.switch = SwitchInterval()  # a short GIL switch interval near deadlines
         run.fanout.on_stop = self._request_stop
 
     async def run(self) -> ExecutionResult:
@@ -129,6 +131,7 @@ class _AsyncDriver:
             if watcher is not None:
                 watcher.cancel()
             self.sync_threads.close()
+            self.switch.release()
         result = self._end()
         if self.raised is not None:
             raise interrupt_with(self.raised, result)
@@ -136,23 +139,30 @@ class _AsyncDriver:
 
     async def _watch_until_done(self, watcher: asyncio.Task[Any] | None) -> None:
         run = self.run_
-        event = run.cancel_event
-        deadline = self.deadline
+        waiting: set[asyncio.Future[Any]] = {self.done}
+        if watcher is not None:
+            waiting.add(watcher)
         while not self.done.done():
-            wait = None
-            if event is not None and watcher is None:
-                wait = _POLL
-            if deadline is not None:
-                left = max(0.0, deadline - time.perf_counter())
-                wait = left if wait is None else min(wait, left)
-            waiting: set[asyncio.Future[Any]] = {self.done}
-            if watcher is not None:
-                waiting.add(watcher)
+            wait = self._wait(polling=run.cancel_event is not None and watcher is None)
             await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             if self.done.done():
                 break
             if not self._past_deadline() and run.cancel_event_set():
                 self._cancel("cancelled: cancel_event was set")
+
+    def _wait(self, *, polling: bool) -> float | None:
+        """How long to sleep: until the next poll or deadline, waking ``LEAD``
+        early to lower the GIL switch interval (see ``wakeup``)."""
+        now = time.perf_counter()
+        wait = _POLL if polling else None
+        node_deadline = self.run_.next_node_deadline() if self.run_.node_timeout else None
+        for at in (self.deadline, node_deadline):
+            if at is not None:
+                self.switch.near(at, now)
+                left = at - now
+                left = left - LEAD if left > LEAD else max(0.0, left)
+                wait = left if wait is None else min(wait, left)
+        return wait
 
     def _end(self) -> ExecutionResult:
         """The result, on_run_end called; no callback fires after this."""
@@ -293,16 +303,22 @@ class _AsyncDriver:
         self._launch()
         self._check_done()
 
-    def _let_go(self, node: int) -> None:
+    def _let_go(self, node: int, *, ending: bool = False) -> None:
         """Cancel a given-up node's task and free its lane; a plain callable's
-        thread is left behind to finish on its own, and the result says so."""
+        thread is left behind to finish on its own, and the result says so.
+
+        ``ending``: the run ends now, so the thread pool's accounting (a lock
+        taken from the loop while tasks may hold the GIL) is skipped.
+        """
         task = self.running.get(node)
         self._free(node)
         if task is not None:
             task.cancel()
         job = self.jobs.pop(node, None)
-        abandoned = job is not None and self.sync_threads.abandon(job)
-        if abandoned and self.sched.status[node] is NodeStatus.TIMED_OUT:
+        if job is None:
+            return
+        left = job.began if ending else self.sync_threads.abandon(job)
+        if left and self.sched.status[node] is NodeStatus.TIMED_OUT:
             self.run_.left_running(node)
 
     def _notify(self, events: list[Transition], node: int, status: NodeStatus) -> None:
@@ -376,12 +392,12 @@ class _AsyncDriver:
         for node in [n for n in self.running if not self._has_begun(n)]:
             self.sched.abandon(node, NodeStatus.CANCELLED, run.expiry_reason())
             run.finished[node] = now
-            self._let_go(node)
+            self._let_go(node, ending=True)
         events = self.sched.drain_events()
         running = list(self.running)
         events += run.expire(now)
         for node in running:
-            self._let_go(node)
+            self._let_go(node, ending=True)
         run.notify_events(events)
         self._check_done()
 
@@ -447,8 +463,7 @@ class _SyncThreads:
                 return
             with self.lock:
                 self.queued -= 1
-                began = job.began = not job.dropped
-            if began:
+            if job.claim.setdefault("by", "thread") == "thread":  # atomic: see _Job
                 try:
                     value, error = job.context.run(job.fn), None
                 except BaseException as exc:  # handed to the task awaiting it
@@ -463,18 +478,19 @@ class _SyncThreads:
                     return  # no longer counted: a replacement took this thread's place
                 self.idle += 1
 
-    def drop_if_waiting(self, job: _Job) -> bool:
-        """True if ``job`` had not started; it never will."""
-        with self.lock:
-            if not job.began:
-                job.dropped = True
-            return job.dropped
+    @staticmethod
+    def drop_if_waiting(job: _Job) -> bool:
+        """True if ``job`` had not started; it never will. Takes no lock: the
+        loop calls it at a deadline, when threads holding the GIL would make
+        every lock hand-over slow."""
+        return job.claim.setdefault("by", "loop") == "loop"
 
     def abandon(self, job: _Job) -> bool:
         """Stop counting the thread stuck in ``job``; True if it still runs the task."""
+        if _SyncThreads.drop_if_waiting(job):
+            return False
         with self.lock:
-            if not job.began or job.finished or job.abandoned:
-                job.dropped = not job.began
+            if job.finished or job.abandoned:
                 return False
             job.abandoned = True
             self.threads -= 1
@@ -490,9 +506,15 @@ class _SyncThreads:
 
 
 class _Job:
-    """One plain callable handed to a thread; its flags are guarded by the pool's lock."""
+    """One plain callable handed to a thread.
 
-    __slots__ = ("abandoned", "began", "context", "dropped", "finished", "fn", "future", "loop")
+    ``claim`` decides, once, who owns a job that has not started: the thread
+    that takes it (``"thread"``: it runs) or the loop giving up on it
+    (``"loop"``: it never runs); ``dict.setdefault`` with a str key is atomic
+    under the GIL. ``finished`` and ``abandoned`` are guarded by the pool's lock.
+    """
+
+    __slots__ = ("abandoned", "claim", "context", "finished", "fn", "future", "loop")
 
     def __init__(
         self,
@@ -505,7 +527,12 @@ class _Job:
         self.future = future
         self.context = context
         self.fn = fn
-        self.began = self.dropped = self.finished = self.abandoned = False
+        self.claim: dict[str, str] = {}
+        self.finished = self.abandoned = False
+
+    @property
+    def began(self) -> bool:
+        return self.claim.get("by") == "thread"
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
