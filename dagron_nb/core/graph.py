@@ -30,7 +30,7 @@ from dagron_nb.core.errors import (
 )
 from dagron_nb.core.index import GraphIndex, build_index
 from dagron_nb.core.items import check_label, check_metadata, check_weight, edge_item, node_item
-from dagron_nb.core.plan import ExecutionPlan, critical_path, execution_plan
+from dagron_nb.core.plan import ExecutionPlan, critical_path, execution_plan, levels
 from dagron_nb.core.refs import NodeArg, NodeRef, node_name
 
 _V = TypeVar("_V")
@@ -376,6 +376,25 @@ class DAG:
                 stack.extend(adjacency[node])
         return seen
 
+    def node_names(self) -> list[str]:
+        """The node names in insertion order (the same as ``nodes()``)."""
+        return list(self._succ)
+
+    def in_degree(self, node: NodeArg) -> int:
+        return len(self._pred[self._name(node)])
+
+    def out_degree(self, node: NodeArg) -> int:
+        return len(self._succ[self._name(node)])
+
+    def topological_levels(self) -> list[list[str]]:
+        """Nodes grouped by level (the longest edge count from a root), in
+        insertion order inside a level; ``execution_plan`` orders by priority."""
+        index = self.index()
+        grouped: dict[int, list[str]] = {}
+        for node, level in enumerate(levels(index)):
+            grouped.setdefault(level, []).append(index.names[node])
+        return [grouped[level] for level in sorted(grouped)]
+
     def roots(self) -> list[str]:
         return [n for n, preds in self._pred.items() if not preds]
 
@@ -438,9 +457,13 @@ class DAG:
         return len(self._succ)
 
     def __contains__(self, node: object) -> bool:
+        """``name in dag``; a ``NodeRef`` is in the DAG while it is not stale
+        (``in`` answers, it never raises; ``has_node`` refuses a stale handle)."""
         if type(node) is str:
             return node in self._succ
-        return isinstance(node, NodeRef) and self._has(node)
+        if not isinstance(node, NodeRef):
+            return False
+        return self._epochs.get(node.name, 0) == node.epoch and node.name in self._succ
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._succ)

@@ -110,6 +110,29 @@ def test_scheduled_nodes_are_names_and_survive_pickling() -> None:
     assert again.estimated_makespan == plan.estimated_makespan
 
 
+def test_graph_queries_of_dagron_getting_started() -> None:
+    dag = (
+        dagron.DAG.builder()
+        .add_edge("extract_api", "transform_api")
+        .add_edge("extract_db", "transform_db")
+        .add_edge("transform_api", "merge")
+        .add_edge("transform_db", "merge")
+        .add_edge("merge", "load")
+        .build()
+    )
+    assert dag.topological_levels() == [
+        ["extract_api", "extract_db"],
+        ["transform_api", "transform_db"],
+        ["merge"],
+        ["load"],
+    ]
+    assert (dag.in_degree("merge"), dag.out_degree("merge")) == (2, 1)
+    assert dag.node_names() == dag.nodes()
+    with pytest.raises(dagron.NodeNotFoundError):
+        dag.in_degree("nope")
+    assert dagron.DAG().topological_levels() == []
+
+
 # -- tracing ----------------------------------------------------------------------------
 def boom() -> None:
     raise ValueError("bad row")
@@ -306,6 +329,8 @@ def test_a_removed_node_invalidates_its_ref() -> None:
         dag.has_edge(extract, transform)
     with pytest.raises(StaleNodeRefError):
         dag.get_payload(extract)
+    assert extract not in dag  # `in` answers for a stale handle, it does not raise
+    assert fresh in dag
     assert isinstance(StaleNodeRefError("a", 0, 1), dagron.NodeNotFoundError)
 
 
