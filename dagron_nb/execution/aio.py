@@ -3,8 +3,11 @@
 Everything happens on the loop's thread, so no lock is needed: a node's
 wrapper task runs the node, reports to the scheduler, notifies callbacks and
 launches whatever became ready, all in one step. Coroutine functions are
-awaited; plain callables run in the loop's default thread pool so that they
-do not block the loop (if one returns an awaitable, that is awaited too).
+awaited (a stretch of more than 0.1 s without an await is reported: see
+``loopwatch``); plain callables run on daemon threads of the run's own so
+that they do not block the loop, except functions whose calls have shown to
+be quick, which are called on the loop (if one returns an awaitable, that is
+awaited too).
 
 ``max_workers=None`` means no limit on concurrent nodes, which is what
 I/O-bound code wants. Deadlines really cancel: at the run's ``timeout`` every
@@ -36,6 +39,13 @@ from typing import Any
 
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.execution.interrupts import CtrlC
+from dagron_nb.execution.loopwatch import (
+    BLOCKED_LOOP,
+    QuickCalls,
+    function_key,
+    report_blocked,
+    timed_steps,
+)
 from dagron_nb.execution.run import Executor, Run, interrupt_with
 from dagron_nb.execution.scheduler import Transition
 from dagron_nb.execution.wakeup import LEAD, SwitchInterval
@@ -101,6 +111,7 @@ class _AsyncDriver:
         self.sync_threads = _SyncThreads(max_workers or SYNC_THREADS)
         self.jobs: dict[int, _Job] = {}  # the sync job of each running plain callable
         self.begun = bytearray(len(run.names))  # the node's task was called
+        self.quick = QuickCalls()  # plain functions quick enough to call on the loop
         self.deadline: float | None = None  # perf_counter time, once the run has begun
         self.raised: BaseException | None = None  # what execute() raises at the end
         self.backlog: list[Transition] = []  # stop transitions the callbacks must hear
@@ -250,10 +261,9 @@ class _AsyncDriver:
                 return None, None
             if self.is_async[node]:
                 self.begun[node] = 1
-                value = await fn()
+                value = await timed_steps(self.run_.names[node], fn())
             else:
-                job = self.jobs[node] = self.sync_threads.submit(self.loop, fn)
-                value = await job.future
+                value = await self._call_plain(node, fn)
                 if inspect.isawaitable(value):
                     value = await value
         except asyncio.CancelledError as exc:
@@ -271,6 +281,25 @@ class _AsyncDriver:
         except BaseException as exc:  # the task's failure is its result
             return NodeStatus.FAILED, exc
         return NodeStatus.COMPLETED, value
+
+    async def _call_plain(self, node: int, fn: Callable[[], Any]) -> Any:
+        """A plain callable: inline on the loop if its function is known to be
+        quick (see ``loopwatch``), else on a thread; either way timed."""
+        key = function_key(fn)
+        if self.quick.inline(key) and node not in self.run_.node_timeout:
+            self.begun[node] = 1
+            start = time.perf_counter()
+            try:
+                return fn()
+            finally:
+                seconds = time.perf_counter() - start
+                self.quick.observed(key, seconds)
+                if seconds > BLOCKED_LOOP:
+                    report_blocked(self.run_.names[node], seconds)
+        job = self.jobs[node] = self.sync_threads.submit(self.loop, fn)
+        value = await job.future
+        self.quick.observed(key, job.seconds)
+        return value
 
     def _report(self, node: int, status: NodeStatus, value: Any, end: float) -> None:
         """Record the outcome, tell the callbacks, launch what became ready."""
@@ -464,10 +493,12 @@ class _SyncThreads:
             with self.lock:
                 self.queued -= 1
             if job.claim.setdefault("by", "thread") == "thread":  # atomic: see _Job
+                start = time.perf_counter()
                 try:
                     value, error = job.context.run(job.fn), None
                 except BaseException as exc:  # handed to the task awaiting it
                     value, error = None, exc
+                job.seconds = time.perf_counter() - start
                 try:
                     job.loop.call_soon_threadsafe(_settle, job.future, value, error)
                 except RuntimeError:  # the loop is closed: nobody waits for this any more
@@ -514,7 +545,7 @@ class _Job:
     under the GIL. ``finished`` and ``abandoned`` are guarded by the pool's lock.
     """
 
-    __slots__ = ("abandoned", "claim", "context", "finished", "fn", "future", "loop")
+    __slots__ = ("abandoned", "claim", "context", "finished", "fn", "future", "loop", "seconds")
 
     def __init__(
         self,
@@ -529,6 +560,7 @@ class _Job:
         self.fn = fn
         self.claim: dict[str, str] = {}
         self.finished = self.abandoned = False
+        self.seconds = 0.0  # how long the call took
 
     @property
     def began(self) -> bool:
