@@ -83,6 +83,13 @@ def guarded(coro: Any) -> Any:
     return value
 
 
+def run_guarded(runner: Runner, dag: DAG, tasks: dict[str, Any], **options: Any) -> Any:
+    """``runner.execute``, with ``guarded`` for the async executor."""
+    if runner.kind == "async":
+        return guarded(AsyncDAGExecutor(dag, **options).execute(tasks))
+    return runner.execute(dag, tasks, **options)
+
+
 class Custom(BaseException):
     """A BaseException that is neither KeyboardInterrupt nor SystemExit."""
 
@@ -145,10 +152,7 @@ def test_a_callback_raising_system_exit_does_not_wait_for_running_tasks(
     began = time.perf_counter()
     tasks = {"a": lambda: 1, "b": lambda: 2, "stuck": lambda: release.wait(PATIENCE * 2)}
     with pytest.raises(SystemExit) as info:
-        if runner.kind == "async":
-            guarded(AsyncDAGExecutor(dag, callbacks=Exits(), max_workers=2).execute(tasks))
-        else:
-            runner.execute(dag, tasks, callbacks=Exits(), max_workers=2)
+        run_guarded(runner, dag, tasks, callbacks=Exits(), max_workers=2)
     assert time.perf_counter() - began < PATIENCE
     result = info.value.result  # type: ignore[attr-defined]
     assert result["stuck"].status is S.CANCELLED
