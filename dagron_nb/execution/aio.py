@@ -133,6 +133,7 @@ class _AsyncDriver:
                 self._launch()
                 self._check_done()
                 await self._watch_until_done(watcher)
+                self._act_on_presses()  # a Ctrl-C at the very end still raises
         except asyncio.CancelledError:
             self._cancel("interrupted: the run was cancelled")
             self._abandon_running("interrupted while running")
@@ -261,7 +262,8 @@ class _AsyncDriver:
                 return None, None
             if self.is_async[node]:
                 self.begun[node] = 1
-                value = await timed_steps(self.run_.names[node], fn())
+                given_up = functools.partial(self._given_up, node)
+                value = await timed_steps(self.run_.names[node], fn(), given_up)
             else:
                 value = await self._call_plain(node, fn)
                 if inspect.isawaitable(value):
@@ -281,6 +283,9 @@ class _AsyncDriver:
         except BaseException as exc:  # the task's failure is its result
             return NodeStatus.FAILED, exc
         return NodeStatus.COMPLETED, value
+
+    def _given_up(self, node: int) -> bool:
+        return self.sched.status[node] is not NodeStatus.RUNNING
 
     async def _call_plain(self, node: int, fn: Callable[[], Any]) -> Any:
         """A plain callable: inline on the loop if its function is known to be

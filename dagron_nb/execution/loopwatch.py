@@ -21,10 +21,11 @@ debug mode does the same for slow callbacks, with the same 0.1 s default).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 logger = logging.getLogger("dagron_nb")
@@ -76,15 +77,25 @@ def report_blocked(name: str, seconds: float) -> None:
     )
 
 
-def timed_steps(name: str, coro: Coroutine[Any, Any, Any]) -> Awaitable[Any]:
-    """``coro``, with each stretch it runs between awaits timed (see module docstring)."""
-    return _Timed(name, coro)
+def timed_steps(
+    name: str, coro: Coroutine[Any, Any, Any], given_up: Callable[[], bool]
+) -> Awaitable[Any]:
+    """``coro``, with each stretch it runs between awaits timed (see module docstring).
+
+    If ``coro`` swallows a cancellation after its node was ``given_up`` on (a
+    deadline), it is closed instead of being driven on: a coroutine that ignores
+    cancellation would otherwise hold ``asyncio.run`` at its end forever.
+    """
+    return _Timed(name, coro, given_up)
 
 
 class _Timed:
-    def __init__(self, name: str, coro: Coroutine[Any, Any, Any]) -> None:
+    def __init__(
+        self, name: str, coro: Coroutine[Any, Any, Any], given_up: Callable[[], bool]
+    ) -> None:
         self.name = name
         self.coro = coro
+        self.given_up = given_up
 
     def __await__(self) -> Generator[Any, Any, Any]:
         coro = self.coro
@@ -100,6 +111,12 @@ class _Timed:
             finally:
                 if not warned:
                     warned = self._check(start)
+            if isinstance(error, asyncio.CancelledError) and self.given_up():
+                try:  # it swallowed the cancellation: stop driving it
+                    coro.close()
+                except RuntimeError:  # it ignores GeneratorExit too: just let go of it
+                    pass
+                raise error
             try:
                 send, error = (yield yielded), None
             except BaseException as exc:  # cancellation and the like go to the task
