@@ -1,28 +1,41 @@
 # The two front-door commands (see README): `make run` and `make test`.
 # Both set everything up first (scripts/setup.sh is idempotent).
+# A test or a machine set up by hand may skip the set-up and name its interpreter:
+#     make run PY=/path/to/python SETUP=: PORT=8899
 VENV := .venv
 PY := $(VENV)/bin/python
+SETUP := bash scripts/setup.sh
+PORT := 8888
+HTML_DIR := build/html
 
-.PHONY: setup setup-browser run test lint bench clean
+.PHONY: setup setup-browser run demo html test lint bench clean
 
 setup:
-	bash scripts/setup.sh
+	$(SETUP)
 
 setup-browser:
-	bash scripts/setup.sh --browser
+	$(SETUP) --browser
 
-## The main job: an example pipeline with a live progress line and its summary.
+## The main job: JupyterLab on notebooks/, the quickstart open, the URL printed; Ctrl-C stops it.
 run: setup
+	$(PY) scripts/lab.py --port $(PORT)
+
+## The terminal example: a pipeline with a live progress line and its summary.
+demo: setup
 	$(PY) examples/etl_pipeline.py
+
+## Every notebook executed headless, an HTML copy of each written to $(HTML_DIR)/.
+html: setup
+	$(PY) scripts/export_html.py --out $(HTML_DIR)
 
 ## Every check CI runs: lint, types, and the whole test suite (browser test included).
 test: setup-browser lint
 	$(PY) -m pytest
 
 lint:
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy dagron_nb
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy dagron_nb
 
 ## Speed and scale figures, written to benchmarks/RESULTS.md (not part of the tests).
 bench: setup

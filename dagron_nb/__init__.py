@@ -35,6 +35,16 @@ from dagron_nb.core.refs import NodeRef
 from dagron_nb.core.results import ExecutionResult, NodeResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEvent, TraceEventType
 from dagron_nb.execution.aio import AsyncDAGExecutor
+from dagron_nb.execution.cache import CacheStats, ResultCache, no_cache
+from dagron_nb.execution.cache_store import CacheWarning
+from dagron_nb.execution.cached import (
+    CachedDAGExecutor,
+    CachedExecutionResult,
+    ContentAddressableCache,
+    FileSystemCacheBackend,
+    IncrementalExecutor,
+    IncrementalResult,
+)
 from dagron_nb.execution.capture import OutputCapture
 from dagron_nb.execution.pipeline import Pipeline, Task, task
 from dagron_nb.execution.threads import DAGExecutor
@@ -44,7 +54,12 @@ __version__ = "0.1.0"
 __all__ = [
     "DAG",
     "AsyncDAGExecutor",
+    "CacheStats",
+    "CacheWarning",
+    "CachedDAGExecutor",
+    "CachedExecutionResult",
     "ConfigurationError",
+    "ContentAddressableCache",
     "CycleError",
     "DAGBuilder",
     "DAGExecutor",
@@ -57,10 +72,13 @@ __all__ = [
     "ExecutionResult",
     "ExecutionStep",
     "ExecutionTrace",
+    "FileSystemCacheBackend",
     "GraphError",
     "HookContext",
     "HookEvent",
     "HookRegistry",
+    "IncrementalExecutor",
+    "IncrementalResult",
     "InvalidNodeNameError",
     "InvalidTransitionError",
     "NodeInspection",
@@ -71,6 +89,7 @@ __all__ = [
     "NodeTimeoutError",
     "OutputCapture",
     "Pipeline",
+    "ResultCache",
     "ScheduledNode",
     "StaleNodeRefError",
     "Task",
@@ -79,6 +98,7 @@ __all__ = [
     "ValuePreview",
     "__version__",
     "load_ipython_extension",
+    "no_cache",
     "task",
 ]
 

@@ -3,7 +3,7 @@
 Six tasks whose parameter names give the edges (extract -> validate -> two
 parallel branches -> load -> report). A callbacks object draws one progress
 line in the terminal while the run goes; at the end the script prints the
-summary, a per-node table and the critical path. Run it with ``make run``.
+summary, a per-node table and the critical path. Run it with ``make demo``.
 """
 
 from __future__ import annotations

@@ -23,6 +23,17 @@ PUBLIC = {
     "Pipeline",
     "Task",
     "task",
+    # the result cache
+    "ResultCache",
+    "CacheStats",
+    "CacheWarning",
+    "no_cache",
+    "CachedDAGExecutor",
+    "CachedExecutionResult",
+    "ContentAddressableCache",
+    "FileSystemCacheBackend",
+    "IncrementalExecutor",
+    "IncrementalResult",
     # results
     "ExecutionResult",
     "NodeResult",

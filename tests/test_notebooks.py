@@ -163,3 +163,33 @@ def test_committed_notebooks_are_executed_and_show_static_pictures() -> None:
         assert "widgets" not in notebook.metadata, f"{path.name}: saved widget state"
         assert path.stat().st_size < 150_000, f"{path.name} is too big for a teaching notebook"
     check_getting_started_pictures(nbformat.read(GETTING_STARTED, as_version=4))
+
+
+def _marked_as_failing(cell: Any) -> bool:
+    """A cell that shows an error on purpose: tagged as nbval and JupyterLab understand."""
+    return "raises-exception" in cell.metadata.get("tags", [])
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_saved_notebook_shows_a_final_coloured_dag_and_a_table(path: Path) -> None:
+    """What a reader sees on GitHub: a run's DAG as SVG, a table, errors only on purpose."""
+    notebook = nbformat.read(path, as_version=4)
+    statuses: set[str] = set()
+    tables = 0
+    for cell in code_cells(notebook):
+        for output in cell.outputs:
+            data = output.get("data", {})
+            # a DAG as image/svg+xml, or a finished widget's picture inline in its text/html
+            pictures = data.get("image/svg+xml", "") + data.get("text/html", "")
+            statuses |= set(re.findall(r'data-status="([a-z-]+)"', pictures))
+            tables += "<table" in data.get("text/html", "")
+            shows_error = output.output_type == "error" or (
+                output.get("name") == "stderr" and "Traceback" in output.text
+            )
+            assert not shows_error or _marked_as_failing(cell), (
+                f"{path.name}: an error in a cell not tagged raises-exception:\n{cell.source}"
+            )
+        if RAISES in cell.source:
+            assert _marked_as_failing(cell), f"{path.name}: tag raises-exception:\n{cell.source}"
+    assert statuses - {"pending"}, f"{path.name}: no SVG of a DAG coloured by a run"
+    assert tables, f"{path.name}: no table"

@@ -19,6 +19,8 @@ keeps working::
     │                                 before any task runs
     ├── NodeTimeoutError (TimeoutError)
     │                                 stored as the error of a TIMED_OUT node
+    ├── ClusterError (RuntimeError)   the Dask cluster failed a node: its worker
+    │                                 died, or the scheduler was lost
     └── InvalidTransitionError (RuntimeError)
                                       a status change the state machine forbids;
                                       always a bug in dagron_nb, never user input
@@ -156,6 +158,10 @@ class NodeTimeoutError(DagronError, TimeoutError):
         if left_running:
             message += f"; {LEFT_RUNNING}"
         super().__init__(message)
+
+
+class ClusterError(DagronError, RuntimeError):
+    """Stored as the error of a node that the Dask cluster, not its task, failed."""
 
 
 class InvalidTransitionError(DagronError, RuntimeError):

@@ -51,6 +51,9 @@ class NodeResult:
     finished_at: float | None = None
     worker: str | None = None
     reason: str | None = None
+    #: bytes the value held, measured when ``outputs=`` released it (then
+    #: ``result`` is None); None for values the result keeps
+    size_bytes: int | None = None
 
 
 class ExecutionResult:
@@ -77,6 +80,7 @@ class ExecutionResult:
         reasons: list[str | None],
         total_duration_seconds: float,
         trace: ExecutionTrace | None = None,
+        sizes: list[int | None] | None = None,
         tasks: list[Callable[..., Any] | None] | None = None,
         captured_output: Mapping[str, str] | None = None,
     ) -> None:
@@ -91,6 +95,12 @@ class ExecutionResult:
         self.reasons = reasons
         self.total_duration_seconds = total_duration_seconds
         self.trace = trace
+        self.sizes: list[int | None] = sizes if sizes is not None else [None] * len(names)
+        #: why a node could not use the result cache (unfingerprintable input,
+        #: ``cache=False``, ...), one line per node; empty without a cache
+        self.cache_notes: dict[str, str] = {}
+        #: for each CACHE_HIT node, how long computing its value took back then
+        self.cache_saved_seconds: dict[str, float] = {}
         #: the callables that ran (for ``inspect``'s source), None if not kept
         self.tasks = tasks
         #: what each node printed or logged, when the run captured output
@@ -125,7 +135,13 @@ class ExecutionResult:
 
     @property
     def cache_hits(self) -> int:
+        """Nodes whose value came from the result cache without running."""
         return self.counts[NodeStatus.CACHE_HIT]
+
+    @property
+    def saved_seconds(self) -> float:
+        """What the cache hits saved: the sum of their original run times."""
+        return sum(self.cache_saved_seconds.values())
 
     @property
     def ok(self) -> bool:
@@ -154,8 +170,9 @@ class ExecutionResult:
                     finished_at=end,
                     worker=worker,
                     reason=reason,
+                    size_bytes=size,
                 )
-                for name, status, value, error, start, end, worker, reason in zip(
+                for name, status, value, error, start, end, worker, reason, size in zip(
                     self.names,
                     self.statuses,
                     self.values,
@@ -164,6 +181,7 @@ class ExecutionResult:
                     self.finished,
                     self.workers,
                     self.reasons,
+                    self.sizes,
                 )
             }
         return self._node_results

@@ -34,7 +34,7 @@ import inspect
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from dagron_nb.core.results import ExecutionResult, NodeStatus
@@ -77,6 +77,8 @@ class AsyncDAGExecutor(Executor):
     2
     """
 
+    uses_cache = True  # it asks the result cache before each node
+
     async def execute(
         self,
         tasks: Mapping[str, Callable[[], Any] | None],
@@ -84,9 +86,21 @@ class AsyncDAGExecutor(Executor):
         cancel_event: threading.Event | asyncio.Event | None = None,
         *,
         node_timeouts: Mapping[str, float] | None = None,
+        refresh_cache: bool | Collection[str] = False,
+        outputs: Collection[str] | None = None,
     ) -> ExecutionResult:
-        """Run ``tasks`` (node name -> coroutine function or callable)."""
-        run = self.new_run(tasks, timeout, cancel_event, node_timeouts)
+        """Run ``tasks`` (node name -> coroutine function or callable).
+
+        ``refresh_cache`` and ``outputs`` as for ``DAGExecutor.execute``.
+        """
+        run = self.new_run(
+            tasks,
+            timeout,
+            cancel_event,
+            node_timeouts,
+            refresh_cache=refresh_cache,
+            outputs=outputs,
+        )
         driver = _AsyncDriver(run, self.max_workers)
         try:
             result = await driver.run()
@@ -222,7 +236,11 @@ class _AsyncDriver:
             heapq.heappush(self.free_slots, slot)
 
     async def _node(self, node: int, slot: int) -> None:
-        """One node's wrapper task: announce it, run its task, report it."""
+        """One node's wrapper task: ask the cache, or announce it, run its task
+        (and store its value in the cache), report it."""
+        run = self.run_
+        if run.cache is not None and await self._from_cache(node, slot):
+            return
         timer = self._announce(node, slot)
         try:
             status, value = await self._run_task(node)
@@ -233,7 +251,10 @@ class _AsyncDriver:
             self.jobs.pop(node, None)
         if status is None:
             return  # the run expired or was cancelled; the status is already set
-        self._report(node, status, value, time.perf_counter() - self.run_.t0)
+        end = time.perf_counter() - run.t0
+        if run.cache is not None and status is NodeStatus.COMPLETED:
+            await self._to_cache(node, value, end - (run.started[node] or 0.0))
+        self._report(node, status, value, end)
 
     def _announce(self, node: int, slot: int) -> asyncio.TimerHandle | None:
         """Record the start, tell the callbacks, arm the node's own deadline."""
@@ -320,10 +341,50 @@ class _AsyncDriver:
             run.errors[node] = value
         run.finished[node] = end
         ready = self.sched.finish(node, status)
+        if run.keeper is not None and status is NodeStatus.COMPLETED:
+            run.keeper.done(node)  # outputs=: release inputs nobody needs now
         self._notify(self.sched.drain_events() if run.listening else [], node, status)
         self.sched.push(ready)
         self._launch()
         self._check_done()
+
+    async def _from_cache(self, node: int, slot: int) -> bool:
+        """Ask the cache for ``node`` (hashing on a worker thread, never on the loop).
+
+        Returns True when the node is done with: a hit (CACHE_HIT, reported
+        without ``on_node_start``), or the run stopped it during the lookup
+        (its own timeout starts with its task, after the lookup). False: run it.
+        """
+        run = self.run_
+        sched = self.sched
+        run.workers[node] = f"async-{slot}"
+        run.started[node] = time.perf_counter() - run.t0
+        try:
+            job = self.sync_threads.submit(self.loop, lambda: run.cache_lookup(node))
+            hit = await job.future
+        except asyncio.CancelledError:
+            if sched.status[node] is NodeStatus.RUNNING:
+                raise  # not the run's deadline: the execute() coroutine is being cancelled
+            hit = None
+        if hit is None and sched.status[node] is NodeStatus.RUNNING:
+            return False
+        self._free(node)
+        if hit is not None and sched.status[node] is NodeStatus.RUNNING:
+            run.values[node] = hit.value
+            run.finished[node] = run.started[node] = time.perf_counter() - run.t0
+            ready = sched.finish(node, NodeStatus.CACHE_HIT)
+            if run.keeper is not None:
+                run.keeper.done(node)
+            self._notify(sched.drain_events() if run.listening else [], node, NodeStatus.CACHE_HIT)
+            sched.push(ready)
+        self._launch()
+        self._check_done()
+        return True
+
+    async def _to_cache(self, node: int, value: Any, seconds: float) -> None:
+        """Fingerprint and store a completed value on a worker thread."""
+        store = self.run_.cache_store
+        await self.sync_threads.submit(self.loop, lambda: store(node, value, seconds)).future
 
     def _node_deadline(self, node: int) -> None:
         """The node's own timeout: TIMED_OUT now, even if its task ignores cancellation."""

@@ -14,7 +14,7 @@ import difflib
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from dagron_nb.core.callbacks import CallbackFanout, RunView
@@ -23,13 +23,15 @@ from dagron_nb.core.graph import DAG, by_name
 from dagron_nb.core.plan import cost_list, priority_ranks
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEventType
+from dagron_nb.execution.cache import CacheHit, ResultCache, RunCache, deliver
 from dagron_nb.execution.capture import OutputCapture
+from dagron_nb.execution.outputs import OutputKeeper
 from dagron_nb.execution.scheduler import Scheduler, Transition
 
 _TRACE_TYPE = {
     NodeStatus.RUNNING: TraceEventType.NODE_STARTED,
     NodeStatus.COMPLETED: TraceEventType.NODE_COMPLETED,
-    NodeStatus.CACHE_HIT: TraceEventType.NODE_COMPLETED,
+    NodeStatus.CACHE_HIT: TraceEventType.NODE_CACHE_HIT,
     NodeStatus.FAILED: TraceEventType.NODE_FAILED,
     NodeStatus.SKIPPED: TraceEventType.NODE_SKIPPED,
     NodeStatus.TIMED_OUT: TraceEventType.NODE_TIMED_OUT,
@@ -107,6 +109,9 @@ class Run:
         timeout: float | None,
         cancel_event: object,
         node_timeouts: Mapping[str, float] | None,
+        cache: ResultCache | None = None,
+        refresh_cache: bool | Collection[str] = False,
+        outputs: Collection[str] | None = None,
     ) -> None:
         if not isinstance(dag, DAG):
             raise ConfigurationError(f"expected a dagron_nb DAG, got {type(dag).__name__}")
@@ -164,6 +169,9 @@ class Run:
                 raise ConfigurationError(f"hooks must be a HookRegistry, got {hooks!r}.")
             listeners.append(maker(self.dag))
         self.fanout = CallbackFanout(listeners)
+        #: the callables as given: the cache keys them and hands them its hits,
+        #: ``outputs=`` releases through them (``tasks`` may wrap them: capture)
+        self.given_tasks = self.tasks
         self.capture = _capture_of(self.fanout.objects)
         if self.capture is not None:  # after the timeouts were read off the callables
             self.tasks = _wrap_tasks(self.capture, self.names, self.tasks)
@@ -183,6 +191,24 @@ class Run:
         self.finished: list[float | None] = [None] * n
         self.workers: list[str | None] = [None] * n
         self.t0 = 0.0
+        if not isinstance(refresh_cache, bool):
+            unknown = [name for name in refresh_cache if name not in index.position]
+            if unknown:
+                raise _unknown_names("refresh_cache given", unknown, self.names)
+        #: the run's view of the result cache; None when the run is not cached
+        self.cache: RunCache | None = (
+            cache.for_run(self.names, index.pred, self.given_tasks, refresh=refresh_cache)
+            if cache is not None
+            else None
+        )
+        #: with ``outputs=``, releases the values nobody asked for (None: keep all)
+        self.keeper = (
+            OutputKeeper(
+                outputs, index.position, index.pred, index.succ, self.values, self.given_tasks
+            )
+            if outputs is not None
+            else None
+        )
         self.ended = False  # on_run_end was called
         self.silent = False  # set when execute returns: no callback fires any more
 
@@ -277,6 +303,32 @@ class Run:
                 best = at if best is None or at < best else best
         return best
 
+    # -- the cache (called with no lock held) ------------------------------------
+    def cache_lookup(self, node: int) -> CacheHit | None:
+        """Ask the cache for ``node``'s result before starting it.
+
+        On a hit the value is in place (``values``, and the Pipeline's own
+        store) and the node's times mark the lookup; the caller then reports
+        CACHE_HIT instead of running the task. A miss is traced.
+        """
+        assert self.cache is not None
+        start = time.perf_counter()
+        hit = self.cache.lookup(node)
+        if hit is None:
+            if self.trace is not None:
+                note = self.cache.notes.get(node)
+                self.trace.record(
+                    TraceEventType.NODE_CACHE_MISS, self.names[node], start - self.t0, detail=note
+                )
+            return None
+        deliver(self.given_tasks[node], hit.value)
+        return hit
+
+    def cache_store(self, node: int, value: Any, seconds: float) -> None:
+        """``node`` completed: let the cache fingerprint and keep its value."""
+        if self.cache is not None:
+            self.cache.store(node, value, seconds)
+
     # -- notifications -----------------------------------------------------------
     def notify(self, node: int, status: NodeStatus) -> None:
         """Tell callbacks and the trace that ``node`` reached ``status``."""
@@ -289,6 +341,8 @@ class Run:
             if at is None:
                 at = time.perf_counter() - self.t0
             detail = self.sched.reason[node]
+            if status is NodeStatus.CACHE_HIT and self.cache is not None:
+                detail = f"from cache, saved {self.cache.saved.get(node, 0.0):.3g} s"
             if self.errors[node] is not None:
                 detail = f"{type(self.errors[node]).__name__}: {self.errors[node]}"
             self.trace.record(
@@ -318,6 +372,8 @@ class Run:
     def collect(self) -> ExecutionResult:
         """The columns as an ``ExecutionResult``; no callback is called."""
         total = time.perf_counter() - self.t0
+        if self.keeper is not None:
+            self.keeper.finish([s.is_success for s in self.sched.status])
         result = ExecutionResult(
             self.dag,
             self.names,
@@ -330,9 +386,14 @@ class Run:
             reasons=list(self.sched.reason),
             total_duration_seconds=total,
             trace=self.trace,
+            sizes=self.keeper.sizes if self.keeper is not None else None,
             tasks=self.tasks,
             captured_output=None if self.capture is None else self.capture.texts(),
         )
+        if self.cache is not None:
+            names = self.names
+            result.cache_notes = {names[i]: note for i, note in self.cache.notes.items()}
+            result.cache_saved_seconds = {names[i]: s for i, s in self.cache.saved.items()}
         return result
 
     def end(self, result: ExecutionResult) -> ExecutionResult:
@@ -373,6 +434,10 @@ class Executor:
     everything the user passes is checked here, before any run.
     """
 
+    #: a driver that asks ``Run.cache_lookup`` before each node and calls
+    #: ``Run.cache_store`` after it sets this; others refuse ``cache=``
+    uses_cache = False
+
     def __init__(
         self,
         dag: DAG,
@@ -382,6 +447,8 @@ class Executor:
         fail_fast: bool = True,
         enable_tracing: bool = False,
         hooks: object = None,
+        *,
+        cache: ResultCache | None = None,
     ) -> None:
         if not isinstance(dag, DAG):
             raise ConfigurationError(
@@ -396,6 +463,21 @@ class Executor:
         self.fail_fast = fail_fast
         self.enable_tracing = enable_tracing
         self.hooks = hooks
+        # a ContentAddressableCache (dagron's name) carries a ResultCache
+        cache = getattr(cache, "result_cache", cache)
+        if cache is not None and not isinstance(cache, ResultCache):
+            raise ConfigurationError(
+                f"cache must be a dagron_nb ResultCache (or None for no cache), got "
+                f"{type(cache).__name__}; make one with ResultCache() or "
+                "ResultCache(cache_dir=...)."
+            )
+        if cache is not None and not self.uses_cache:
+            raise ConfigurationError(
+                f"{type(self).__name__} does not use a result cache (yet); run with "
+                "DAGExecutor or AsyncDAGExecutor for cache=, or leave cache out."
+            )
+        #: where results are looked up before each node runs (None: never)
+        self.cache = cache
         #: the result of the last ``execute`` (also set when it was interrupted)
         self.last_result: ExecutionResult | None = None
 
@@ -409,6 +491,9 @@ class Executor:
         timeout: float | None,
         cancel_event: object,
         node_timeouts: Mapping[str, float] | None,
+        *,
+        refresh_cache: bool | Collection[str] = False,
+        outputs: Collection[str] | None = None,
     ) -> Run:
         """Check ``execute``'s arguments against a snapshot of the DAG."""
         return Run(
@@ -422,4 +507,7 @@ class Executor:
             timeout=timeout,
             cancel_event=cancel_event,
             node_timeouts=node_timeouts,
+            cache=self.cache,
+            refresh_cache=refresh_cache,
+            outputs=outputs,
         )

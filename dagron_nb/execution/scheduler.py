@@ -117,6 +117,18 @@ class Scheduler:
     def has_ready(self) -> bool:
         return bool(self._heap) and not self.stopped
 
+    def is_ready(self, node: int) -> bool:
+        """Is ``node`` PENDING with every predecessor satisfied (and the run going)?"""
+        return self.status[node] is PENDING and not self._waiting[node] and not self.stopped
+
+    def start(self, node: int) -> None:
+        """A ready node started without ``take()``: a driver whose cluster picks
+        the order itself (Dask) reports each start. Its heap entry goes stale."""
+        if not self.is_ready(node):
+            raise InvalidTransitionError(self.names[node], self.status[node], RUNNING)
+        self.status[node] = RUNNING
+        self.running += 1
+
     def push(self, nodes: list[int]) -> None:
         """Publish nodes that ``finish`` reported ready."""
         if self.stopped:

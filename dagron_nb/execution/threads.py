@@ -32,7 +32,7 @@ import asyncio
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from time import perf_counter
 from types import CoroutineType
 from typing import Any
@@ -50,6 +50,7 @@ _DRAIN_WAIT = 1.0  # how long a returning run waits for callbacks already in fli
 RUNNING = NodeStatus.RUNNING
 COMPLETED = NodeStatus.COMPLETED
 FAILED = NodeStatus.FAILED
+CACHE_HIT = NodeStatus.CACHE_HIT
 TIMED_OUT = NodeStatus.TIMED_OUT
 
 
@@ -79,6 +80,8 @@ class DAGExecutor(Executor):
     3
     """
 
+    uses_cache = True  # it asks the result cache before each node
+
     def default_max_workers(self) -> int:
         return default_workers()
 
@@ -89,15 +92,28 @@ class DAGExecutor(Executor):
         cancel_event: threading.Event | None = None,
         *,
         node_timeouts: Mapping[str, float] | None = None,
+        refresh_cache: bool | Collection[str] = False,
+        outputs: Collection[str] | None = None,
     ) -> ExecutionResult:
         """Run ``tasks`` (node name -> callable taking no arguments).
 
         Nodes without a task are SKIPPED with reason "no task" and do not hold
         back their successors. An ``async def`` task runs to completion on its
         worker thread, in an event loop of its own. ``timeout`` is one deadline for the whole run;
-        ``node_timeouts`` gives single nodes their own.
+        ``node_timeouts`` gives single nodes their own. With the executor's
+        ``cache``, unchanged nodes are CACHE_HIT; ``refresh_cache=True`` runs
+        every node and stores the new results. With ``outputs=[names]`` the
+        result keeps only those values; every other value is released once its
+        consumers are done (its NodeResult keeps status, timings and size).
         """
-        run = self.new_run(tasks, timeout, cancel_event, node_timeouts)
+        run = self.new_run(
+            tasks,
+            timeout,
+            cancel_event,
+            node_timeouts,
+            refresh_cache=refresh_cache,
+            outputs=outputs,
+        )
         driver = _ThreadDriver(run, self.max_workers or 1)
         try:
             result = driver.run()
@@ -382,6 +398,7 @@ class _ThreadDriver:
         cond = self.cond
         tasks = self.run_.tasks
         listening = self.run_.listening
+        caching = self.run_.cache is not None
         worker = _Worker(k)
         cond.acquire()
         try:
@@ -391,6 +408,12 @@ class _ThreadDriver:
                     return
                 newborn = self.newborn
                 cond.release()
+                if caching:
+                    reported = self._from_cache(worker, node, newborn)
+                    if reported is not None:  # a hit, reported: the lock is held again
+                        if not reported:
+                            return
+                        continue
                 try:
                     if listening or newborn is not None:
                         fn = self._announce(worker, node, newborn)
@@ -410,6 +433,8 @@ class _ThreadDriver:
                         value = exc
                         status = FAILED
                     end = perf_counter()
+                    if caching and status is COMPLETED:
+                        self.run_.cache_store(node, value, end - start)
                 finally:
                     cond.acquire()
                 if not self._report(worker, node, status, value, start, end):
@@ -484,15 +509,17 @@ class _ThreadDriver:
             if self.closed:
                 self.cond.notify_all()  # the returning run may wait on `announcing`
             return False
-        if status is COMPLETED:
-            run.values[node] = value
-        else:
+        if status is FAILED:
             run.errors[node] = value
+        else:
+            run.values[node] = value
         self.current[worker.k] = -1
         run.started[node] = start - run.t0
         run.finished[node] = end - run.t0
         run.workers[node] = worker.name
         ready = sched.finish(node, status)
+        if run.keeper is not None and status is not FAILED:
+            run.keeper.done(node)  # outputs=: release inputs nobody needs now
         if run.listening:
             events = sched.drain_events()
             events.insert(0, Transition(node, status))
@@ -501,6 +528,29 @@ class _ThreadDriver:
         sched.push(ready)
         self._check_done()
         return True
+
+    def _from_cache(
+        self, worker: _Worker, node: int, newborn: threading.Thread | None
+    ) -> bool | None:
+        """Ask the cache for ``node``; called with the lock released.
+
+        A miss returns None with the lock still released: run the task. A hit
+        is reported as CACHE_HIT (no ``on_node_start``: nothing starts) with
+        the lock held again, and returns what ``_report`` says.
+        """
+        try:
+            hit = self.run_.cache_lookup(node)
+        except BaseException:  # a bug in dagron_nb: the caller expects the lock held
+            self.cond.acquire()
+            raise
+        if hit is None:
+            return None
+        self.announcing[worker.k] = False
+        if newborn is not None:
+            newborn.start()
+        now = perf_counter()
+        self.cond.acquire()
+        return self._report(worker, node, CACHE_HIT, hit.value, now, now)
 
     def _dispatch_unlocked(self, events: list[Transition]) -> None:
         """Fire callbacks for ``events`` with the lock released (caller holds it).

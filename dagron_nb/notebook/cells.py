@@ -24,6 +24,7 @@ from dagron_nb.core.errors import DagronError
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.core.tracebacks import compact_traceback
 from dagron_nb.execution.pipeline import Pipeline
+from dagron_nb.notebook.iterate import cache_lines
 
 __all__ = [
     "Report",
@@ -93,6 +94,7 @@ def report(result: ExecutionResult, var: str) -> Report:
     (user frames only) and any later ones one line each.
     """
     out = [f"{result.summary()} -> {var}"]
+    out.extend(cache_lines(result))
     by_reason: dict[tuple[str, str], list[str]] = {}
     for name, status, reason, started in zip(
         result.names, result.statuses, result.reasons, result.started

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 from dagron_nb.notebook import render
@@ -66,7 +67,8 @@ def handle(widget: LiveDAG, content: Any, buffers: object = None) -> None:
         elif kind == "draw":
             widget.draw_anyway()
         elif kind == "rerun":
-            widget.rerun_failed()
+            # a thread of its own: this one must stay free for clicks and Cancel
+            threading.Thread(target=widget.rerun_failed, name="dagron-rerun", daemon=True).start()
     except Exception:  # the kernel must survive whatever a browser sends
         logger.exception("the live DAG could not answer %r", kind)
 

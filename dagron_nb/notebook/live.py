@@ -18,19 +18,31 @@ final state. What a run's start and end do
 on the caller's thread are C-level passes over the node columns (Python code
 runs per node only for nodes with an error or a reason, and for the durations
 of a drawn graph), about 0.5 ms for a 10,000-node no-op run. Graphs above
-``render.LAYOUT_LIMIT`` nodes, and machines without ``dot``, get a summary view
-(progress bar, counts, running and failed nodes) with a note that says why.
-``show()`` displays the widget under a display id and, when the run ends,
-replaces it with a static picture (HTML with inline SVG plus
-``image/svg+xml``), so a saved notebook, nbconvert's HTML and GitHub show the
-final coloured graph without any widget state.
+``render.LAYOUT_LIMIT`` nodes, machines without ``dot``, and layouts slower than
+``LAYOUT_TIMEOUT`` get a summary view (progress bar, counts, running and failed
+nodes) with a note that says why, and a "Draw anyway" button.
+
+The run never waits for Graphviz. ``show()`` displays the widget under a
+display id; when the run ends, the output gets the final static picture (HTML
+with inline SVG, what nbconvert and GitHub show), at once if the layout is
+ready, else a summary first and the graph when ``dot`` is done. If a browser
+view opened the widget, the widget stays in the output beside that picture, so
+the inspector and the buttons keep working after the run (and a reopened tab
+finds the live model); without one (nbclient), the output is the static
+picture alone and the ``svg`` trait is emptied, so the saved file holds the
+picture once. What the view asks the kernel (inspect a node, Cancel, Draw
+anyway, Re-run failed), and how the kernel hears it during a run, is in
+``control.py``.
 
 Contract with the browser (JS in ``static/live.js``; browser tests rely on it):
 
 traits ``names`` (node names by index), ``meta`` ({index: metadata text}),
 ``svg``, ``view`` ("loading" | "graph" | "summary"), ``note``, ``palette``
 ([{code, status, color}] for the 8 statuses), ``title``, ``phase`` ("idle" |
-"running" | "done"), ``delta`` and ``snapshot``. The formats of ``delta``
+"running" | "done"), ``delta`` and ``snapshot`` (with ``eta``: seconds left,
+from the last run's durations, or None), ``critical`` (the last run's critical
+path, node indices), ``cancelling`` ("" or "cancelling: waiting for 2 running
+tasks: a, b"), ``oversize`` (offer "Draw anyway") and ``can_rerun``. The formats of ``delta``
 (changed nodes, their indices a binary int32 buffer) and ``snapshot`` (every
 node), and ``CODES`` (a character per status), are documented and built in
 ``dagron_nb.notebook.livestate``.
@@ -42,7 +54,11 @@ with ``id="n<index>"``, ``data-node`` (the name), ``data-status`` (a
 shape (``path``/``polygon``) whose ``fill`` is ``STATUS_COLORS[status]`` and a
 ``<title>`` holding the tooltip (name, status, duration, error or reason,
 metadata); header ``.dagron-header`` with ``.dagron-done`` ("3/10 done"),
-``.dagron-running``, ``.dagron-failed``, ``.dagron-elapsed``; ``.dagron-note``;
+``.dagron-running``, ``.dagron-failed``, ``.dagron-count-<status>`` (timed out,
+cancelled, skipped, from cache), ``.dagron-elapsed``, ``.dagron-eta``,
+``.dagron-phase`` and the buttons ``.dagron-cancel``, ``.dagron-rerun``,
+``.dagron-draw``; the inspector ``.dagron-inspector[data-node]`` (``data-ready``
+once the kernel answered); ``.dagron-note``;
 legend ``.dagron-legend-item[data-status]``; summary ``.dagron-summary`` with
 ``.dagron-progress``, ``.dagron-list-running``, ``.dagron-list-failed``.
 """
@@ -62,9 +78,11 @@ from dagron_nb.core.callbacks import RunView
 from dagron_nb.core.errors import ConfigurationError
 from dagron_nb.core.extras import optional_import
 from dagron_nb.core.graph import DAG
+from dagron_nb.core.inspection import cancel_state
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.notebook import control, render
 from dagron_nb.notebook.livestate import CODES, LiveState, node_metadata
+from dagron_nb.notebook.rerun import can_rerun, rerun_tasks
 
 # The widget class itself needs anywidget at import time; the error names the extra.
 AnyWidget: Any = optional_import("anywidget", purpose="the live DAG widget").AnyWidget
@@ -151,7 +169,10 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         #: set by the Cancel button (and ``cancel()``); ``run_live`` and ``%%dagron``
         #: pass it to the executor as the run's ``cancel_event``
         self.cancel_event = threading.Event()
-        self._rerun: Callable[[list[str]], Any] | None = None
+        self._cancel_asked = False  # the Cancel button was pressed during this run
+        #: callbacks objects that also watch the runs of "Re-run failed" (the
+        #: magic keeps its result variable up to date with one)
+        self.rerun_callbacks: list[object] = []
         self._result: ExecutionResult | None = None  # the last run's, for the inspector
         control.listen(self)
         self.palette = [
@@ -303,6 +324,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         if dag.index().names != self._state.names:
             self._set_dag(dag)  # the run is of another DAG: show that one
         self._result = None
+        self._cancel_asked = False
         with self._send_lock:
             with self._state.lock:
                 snapshot = self._state.start_run_locked()
@@ -339,7 +361,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
 
     def on_run_end(self, result: ExecutionResult) -> None:
         self._result = result
-        if self.cancelling:  # the Cancel button's: it must not stop the next run
+        if self._cancel_asked:  # the Cancel button's: it must not stop the next run
             self.cancel_event.clear()
         with self._send_lock:  # no flusher delta between the result and the final flush
             self._stop_flusher()
@@ -350,7 +372,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             with self.hold_sync():
                 self.critical = critical
                 self.cancelling = ""
-                self.can_rerun = self._rerun is not None and not result.ok
+                self.can_rerun = can_rerun(result)
         small = len(self._state.names) <= render.FAST_LAYOUT_FROM  # dot takes ~0.1 s
         if self._display_ids and not self._viewed and small:
             self._layout_ready.wait(LAYOUT_GRACE)
@@ -404,25 +426,41 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         """Cancel the run: what has not started becomes CANCELLED, running tasks finish.
 
         Sets ``cancel_event``, which ``run_live`` and ``%%dagron`` give the
-        executor; the header says "cancelling" until the running tasks end.
+        executor; the header says "cancelling: waiting for ..." until the
+        running tasks end.
         """
+        self._cancel_asked = True
         self.cancel_event.set()
         with self._send_lock:
-            if self.phase == "running":
-                self.cancelling = "cancel"
+            if self.phase == "running" and not self.cancelling:
+                self.cancelling = "cancelling…"
 
-    def rerun_failed(self) -> None:
-        """Run again the nodes that did not succeed (the Re-run failed button)."""
-        result, rerun = self._result, self._rerun
-        if result is None or rerun is None:
-            return
-        todo = [n for n, s in zip(result.names, result.statuses) if not s.is_success]
-        if todo:
-            rerun(todo)
+    def _cancel_message(self) -> str:
+        """The header's cancel text: the run's own cancel state (Cancel button,
+        kernel interrupt, cancel_event), "" when nothing is being cancelled."""
+        with self._state.lock:
+            view = self._state.view
+        state = None if view is None else cancel_state(view)
+        if state is not None:
+            return state.message
+        return "cancelling…" if self._cancel_asked else ""
 
-    def set_rerun(self, rerun: Callable[[list[str]], Any] | None) -> None:
-        """What "Re-run failed" calls with the names of the nodes to run again."""
-        self._rerun = rerun
+    def rerun_failed(self) -> ExecutionResult | None:
+        """Run again what did not succeed in the last run (the Re-run failed button).
+
+        The nodes that succeeded give back their last values (``rerun.py``);
+        the widget shows the new run, whose result it returns (None when
+        there is nothing to re-run). ``rerun_callbacks`` watch it too.
+        """
+        result = self._result
+        if result is None or not can_rerun(result):
+            return None
+        from dagron_nb.execution.capture import OutputCapture
+        from dagron_nb.execution.threads import DAGExecutor
+
+        callbacks = [self, OutputCapture(), *self.rerun_callbacks]
+        executor = DAGExecutor(result.dag, callbacks=callbacks)
+        return executor.execute(rerun_tasks(result), cancel_event=self.cancel_event)
 
     # -- sending ----------------------------------------------------------------------
     # The flusher ticks every flush_interval, also between runs (a flag check),
@@ -497,7 +535,10 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             if update is None:
                 return
             delta, snapshot = update
+            cancelling = "" if final else self._cancel_message()
             with self.hold_sync():
+                if cancelling != self.cancelling:
+                    self.cancelling = cancelling
                 self.delta = delta
                 if snapshot is not None:
                     self.snapshot = snapshot
@@ -510,10 +551,8 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         """Display the live view; when the run ends it becomes a static picture.
 
         The static picture is what a saved notebook (and nbconvert, GitHub)
-        keeps; the end of the run waits up to ``LAYOUT_WAIT`` seconds for a
-        layout still being made, so that picture is the graph. Use
-        ``display(live)`` instead to keep the widget after the run (its saved
-        form then needs widget state to show anything).
+        keeps; a layout still being made replaces the summary when it is done.
+        Where a browser view shows the widget, the widget stays beside it.
         """
         ipython = optional_import("IPython", purpose="showing the live DAG")
         if ipython.get_ipython() is None:  # a plain interpreter: the text is all it shows
@@ -540,7 +579,7 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
         display.display(bundle, raw=True, display_id=display_id)
 
     def static_bundle(self) -> dict[str, Any]:
-        """The picture as it stands, without widgets: text/html (+ image/svg+xml)."""
+        """The picture as it stands, without widgets: text/html (the SVG inline, once)."""
         with self._state.lock:
             copy = self._state.copy_locked()
         names, statuses, durations = copy.names, copy.statuses, copy.durations
@@ -686,6 +725,8 @@ def _prepare(
         live.cancel_event = kwargs["cancel_event"]  # the button sets the caller's event
     extra = kwargs.pop("callbacks", None)
     callbacks = [live] if extra is None else [live, extra]
+    if extra is not None:
+        live.rerun_callbacks.append(extra)
     if isinstance(target, Pipeline):
         if executor == "threads":
             return lambda: target.execute(tasks, callbacks=callbacks, **kwargs), live

@@ -207,7 +207,7 @@ class LiveState:
         self.result = None
         self.summary = None
         self.peak_running = 1
-        known = self.previous
+        known = self.previous or _remembered(self.names)
         self.expected = None
         if known and self.durations_wanted:
             self.expected = [known.get(name, 0.0) for name in self.names]
@@ -229,6 +229,7 @@ class LiveState:
                 for name, seconds, status in zip(self.names, self.duration, self.status)
                 if seconds is not None and status is not NodeStatus.CACHE_HIT
             }
+            _remember(self.names, self.previous)
 
     def _adopt_result_locked(self, result: ExecutionResult) -> None:
         """Make the state exactly the result's: statuses, messages, durations.
@@ -266,6 +267,10 @@ class LiveState:
         for k in _not_none(reasons):
             if where[k] >= 0:
                 self._set_message_locked(where[k], reasons[k])
+        for name, seconds in result.cache_saved_seconds.items():  # cyan nodes' tooltips
+            i = self.position.get(name, -1)
+            if i >= 0:
+                self._set_message_locked(i, render.cache_hit_text(seconds))
         if self.durations_wanted:
             for i, start, end in zip(where, result.started, result.finished):
                 if i >= 0:
@@ -406,6 +411,24 @@ class LiveState:
             result=self.result,
             elapsed=self.elapsed if self.t0 is None else time.perf_counter() - self.t0,
         )
+
+
+# The last durations of the graphs this kernel ran with a live view, so that a
+# new widget for the same graph (each %%dagron run makes one) has an ETA too.
+_MEMORY: collections.OrderedDict[frozenset[str], dict[str, float]] = collections.OrderedDict()
+_MEMORY_GRAPHS = 32
+
+
+def _remember(names: Sequence[str], durations: dict[str, float]) -> None:
+    key = frozenset(names)
+    _MEMORY[key] = durations
+    _MEMORY.move_to_end(key)
+    while len(_MEMORY) > _MEMORY_GRAPHS:
+        _MEMORY.popitem(last=False)
+
+
+def _remembered(names: Sequence[str]) -> dict[str, float]:
+    return _MEMORY.get(frozenset(names), {})
 
 
 def node_metadata(dag: DAG, names: Sequence[str]) -> dict[str, str]:

@@ -34,6 +34,7 @@ from dagron_nb.core.errors import DagronError
 from dagron_nb.core.extras import optional_import
 from dagron_nb.core.graph import DAG
 from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.execution.cache import ResultCache
 from dagron_nb.execution.capture import OutputCapture
 from dagron_nb.execution.pipeline import Pipeline
 from dagron_nb.notebook.cells import (
@@ -45,6 +46,7 @@ from dagron_nb.notebook.cells import (
     run_failure,
     top_level_functions,
 )
+from dagron_nb.notebook.iterate import NotebookSession, cache_table, marked_dag, needed_for
 
 #: where ``%%dagron`` stores the ExecutionResult unless ``-o NAME`` says otherwise
 DEFAULT_RESULT_VAR = "_dagron_result"
@@ -94,6 +96,11 @@ class DagronMagics(Magics):
     2
     """
 
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell, **kwargs)
+        #: this kernel's result cache and the tasks its %%dagron cells defined
+        self.session = NotebookSession()
+
     @magic_arguments(name="%dagron")
     @argument("-w", "--workers", type=int, metavar="N", help="run at most N tasks at once")
     @argument("-t", "--timeout", type=float, metavar="S", help="stop the whole run after S s")
@@ -133,6 +140,16 @@ class DagronMagics(Magics):
         action="store_true",
         help="show what the tasks print as they print it (it is kept per node anyway)",
     )
+    @argument(
+        "--force", action="store_true", help="run every task, ignoring (and refreshing) the cache"
+    )
+    @argument("--no-cache", action="store_true", help="run every task; do not use the cache")
+    @argument(
+        "--only",
+        metavar="NODE[,NODE]",
+        help="run only these tasks and what they need (from the cache where it can)",
+    )
+    @argument("--to", metavar="NODE", help="run NODE and what it needs: 'run up to here'")
     @cell_magic("dagron")  # type: ignore[arg-type]  # IPython types it for functions
     def dagron_cell(self, line: str, cell: str) -> None:
         """Run the functions this cell defines as a pipeline, in parallel.
@@ -140,7 +157,9 @@ class DagronMagics(Magics):
         Each top-level ``def`` / ``async def`` of the cell is a task (names
         starting with ``_`` are helpers). A parameter named like another task
         receives its return value; any other parameter without a default is
-        taken from the notebook variable of the same name.
+        taken from the notebook variable of the same name, or, if it names
+        a task of an earlier ``%%dagron`` cell, receives that task's value.
+        Results are cached per kernel: an unchanged task is not run again.
         """
         args = _parse(self.dagron_cell, line, shell_words=True)
         if args.workers is not None and args.workers < 1:
@@ -160,10 +179,9 @@ class DagronMagics(Magics):
                 "Write each step as a function (def or async def); parameters named like "
                 "other functions of the cell receive their results."
             )
-        try:
-            pipeline = Pipeline(tasks, args.name or "%%dagron")
-        except DagronError as exc:
-            raise UsageError(str(exc)) from None
+        self.session.remember(tasks, cell=self._cell_label())
+        tasks, borrowed = self.session.tasks_for(tasks, ns)
+        pipeline = _select(_pipeline(tasks, args.name), args)
         inputs, missing = resolve_inputs(pipeline, ns)
         if args.plan:
             self._show_plan(pipeline, inputs, missing)
@@ -174,17 +192,21 @@ class DagronMagics(Magics):
                 "name a function of this cell, a variable defined in the notebook, or have a "
                 "default. Define the variable in an earlier cell, or add the function."
             )
-        result = self._run_pipeline(pipeline, inputs, args, extra)
+        result = self._run_pipeline(pipeline, inputs, args, extra, borrowed)
         ns[args.output] = result
         _finish(result, args.output, raise_failure=not args.no_raise)
 
     @magic_arguments(name="dagron")
-    @argument("command", choices=["plan", "show"], help="what to do with TARGET")
-    @argument("target", help="a DAG, Pipeline or ExecutionResult (name or expression)")
+    @argument("command", choices=["plan", "show", "cache"], help="what to do with TARGET")
+    @argument(
+        "target",
+        nargs="?",
+        help="a DAG, Pipeline or ExecutionResult (name or expression); cache: 'clear' or 'dir'",
+    )
     @argument(
         "result",
         nargs="?",
-        help="show: an ExecutionResult whose statuses colour the DAG's picture",
+        help="show: an ExecutionResult whose statuses colour the DAG's picture; cache dir: PATH",
     )
     @argument("-c", "--costs", metavar="VAR", help="plan: a dict of node name -> cost")
     @line_magic("dagron")  # type: ignore[arg-type]  # IPython types it for functions
@@ -194,8 +216,15 @@ class DagronMagics(Magics):
         ``%dagron plan X [-c COSTS]`` returns the plan table (level, node, cost,
         bottom level, ...); ``%dagron show X [RESULT]`` returns the picture,
         coloured by RESULT's statuses (or by X's, if X is a result).
+        ``%dagron cache`` shows what this kernel's cache holds (node, size,
+        age, hits); ``%dagron cache clear`` empties it; ``%dagron cache dir
+        PATH`` keeps results on disk too, so they survive a kernel restart.
         """
         args = _parse(self.dagron_line, line)
+        if args.command == "cache":
+            return self._cache_command(args)
+        if args.target is None:
+            raise UsageError(f"%dagron {args.command} needs a DAG, Pipeline or ExecutionResult.")
         target = self._value(args.target, "target")
         if not isinstance(target, (DAG, Pipeline, ExecutionResult)):
             raise UsageError(
@@ -227,6 +256,28 @@ class DagronMagics(Magics):
 
         return Picture(dag, _statuses(dag, result), tooltips=result_tooltips(result))
 
+    def _cache_command(self, args: Any) -> object:
+        """``%dagron cache`` (the table), ``cache clear``, ``cache dir PATH``."""
+        usage = (
+            "usage: %dagron cache (show what is cached), %dagron cache clear (empty it), "
+            "%dagron cache dir PATH (also keep results on disk, across kernel restarts)."
+        )
+        if args.costs is not None or args.target not in (None, "clear", "dir"):
+            raise UsageError(usage)
+        if (args.target == "dir") != (args.result is not None):
+            raise UsageError(usage)
+        cache = self.session.cache
+        if args.target == "dir":
+            self.session.cache = ResultCache(cache_dir=args.result)
+            print(f"%%dagron now caches in memory and in {args.result}")
+            return None
+        if args.target == "clear":
+            count = len(cache)
+            cache.clear()
+            print(f"cleared {count} cached result(s)")
+            return None
+        return cache_table(cache)
+
     # -- helpers -----------------------------------------------------------------
     @property
     def ip(self) -> Any:
@@ -234,7 +285,12 @@ class DagronMagics(Magics):
         return self.shell
 
     def _run_pipeline(
-        self, pipeline: Pipeline, inputs: dict[str, Any], args: Any, extra: object
+        self,
+        pipeline: Pipeline,
+        inputs: dict[str, Any],
+        args: Any,
+        extra: object,
+        borrowed: Mapping[str, str],
     ) -> ExecutionResult:
         """Run with the live view (unless ``--no-live``); the result, also when interrupted."""
         keeper = _ResultKeeper()
@@ -243,10 +299,12 @@ class DagronMagics(Magics):
         if not args.no_live:
             from dagron_nb.notebook.live import LiveDAG
 
-            live = LiveDAG(pipeline.dag, title=pipeline.name)
+            live = LiveDAG(marked_dag(pipeline.dag, borrowed), title=pipeline.name)
             live.show()
             listeners.append(live)
             cancel_event = live.cancel_event  # the widget's Cancel button
+            # "Re-run failed" in the widget: its result lands in the same variable
+            live.rerun_callbacks.append(_ResultStore(self.ip.user_ns, args.output))
         if extra is not None:
             listeners.append(extra)
         options: dict[str, Any] = {
@@ -254,6 +312,8 @@ class DagronMagics(Magics):
             "callbacks": listeners,
             "fail_fast": not args.best_effort,
             "timeout": args.timeout,
+            "cache": None if args.no_cache else self.session.cache,
+            "refresh_cache": args.force,
             "cancel_event": cancel_event,
         }
         use_async = args.use_async or any(t.is_async for t in pipeline.tasks.values())
@@ -277,6 +337,11 @@ class DagronMagics(Magics):
             ) from None
         assert keeper.result is not None  # on_run_end fires before execute returns
         return keeper.result
+
+    def _cell_label(self) -> str:
+        running = getattr(self.ip.displayhook, "exec_result", None)
+        number = getattr(running, "execution_count", None) or self.ip.execution_count
+        return f"In [{number}]"
 
     def _run_source(self, cell: str) -> list[str]:
         """Execute ``cell`` in the user namespace; the top-level functions it defines."""
@@ -332,6 +397,17 @@ class DagronMagics(Magics):
         print(line)
         if missing:
             print("not resolved yet (define these before running): " + ", ".join(missing))
+
+
+class _ResultStore:
+    """A callbacks object that puts each result it sees in a notebook variable."""
+
+    def __init__(self, namespace: dict[str, Any], name: str) -> None:
+        self.namespace = namespace
+        self.name = name
+
+    def on_run_end(self, result: ExecutionResult) -> None:
+        self.namespace[self.name] = result
 
 
 class _ResultKeeper:
@@ -469,6 +545,30 @@ def plan_table(dag: DAG, costs: Mapping[str, float] | None) -> Any:
     from dagron_nb.notebook.frames import plan_frame
 
     return plan_frame(dag, costs)
+
+
+def _pipeline(tasks: list[Any], name: str | None) -> Pipeline:
+    try:
+        return Pipeline(tasks, name or "%%dagron")
+    except DagronError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _select(pipeline: Pipeline, args: Any) -> Pipeline:
+    """The part of the pipeline ``--only`` / ``--to`` asks for (all of it without them)."""
+    wanted = [n.strip() for n in (args.only or "").split(",") if n.strip()]
+    if args.to:
+        wanted.append(args.to.strip())
+    if not wanted:
+        return pipeline
+    unknown = [n for n in wanted if n not in pipeline.tasks]
+    if unknown:
+        raise UsageError(
+            f"--only/--to name(s) no task of this cell: {', '.join(map(repr, unknown))}. "
+            f"Its tasks are: {', '.join(pipeline.task_names)}."
+        )
+    chosen = needed_for(pipeline, wanted)
+    return Pipeline([pipeline.tasks[n] for n in chosen], pipeline.name)
 
 
 def _report(result: ExecutionResult, var: str) -> None:

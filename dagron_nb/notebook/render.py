@@ -411,6 +411,12 @@ def tooltip_text(
     return "\n".join(lines)
 
 
+def cache_hit_text(saved_seconds: float) -> str:
+    """A cache hit's tooltip line, e.g. "from cache, saved 2.1 s"."""
+    shown = f"{saved_seconds:.1f} s" if saved_seconds >= 0.1 else format_seconds(saved_seconds)
+    return f"from cache, saved {shown}"
+
+
 def result_tooltips(result: ExecutionResult) -> dict[str, str]:
     """Tooltip text per node of a finished run (error or skip reason included)."""
     dag = result.dag
@@ -426,6 +432,8 @@ def result_tooltips(result: ExecutionResult) -> dict[str, str]:
     ):
         duration = end - start if start is not None and end is not None else None
         message = error_text(error) if not status.is_success else None
+        if status is NodeStatus.CACHE_HIT and name in result.cache_saved_seconds:
+            message = cache_hit_text(result.cache_saved_seconds[name])
         tips[name] = tooltip_text(
             name,
             status,

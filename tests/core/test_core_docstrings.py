@@ -12,6 +12,7 @@ MODULES = [
     "dagron_nb.core.callbacks",
     "dagron_nb.core.errors",
     "dagron_nb.core.extras",
+    "dagron_nb.core.fingerprint",
     "dagron_nb.core.graph",
     "dagron_nb.core.inspection",
     "dagron_nb.core.plan",

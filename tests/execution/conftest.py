@@ -55,15 +55,18 @@ class Runner:
         timeout: float | None = None,
         cancel_event: Any = None,
         node_timeouts: Mapping[str, float] | None = None,
+        outputs: list[str] | None = None,
         **options: Any,
     ) -> dagron.ExecutionResult:
         if self.kind == "thread":
             return dagron.DAGExecutor(dag, **options).execute(
-                tasks, timeout, cancel_event, node_timeouts=node_timeouts
+                tasks, timeout, cancel_event, node_timeouts=node_timeouts, outputs=outputs
             )
         executor = dagron.AsyncDAGExecutor(dag, **options)
         return run_in_fresh_loop(
-            executor.execute(tasks, timeout, cancel_event, node_timeouts=node_timeouts)
+            executor.execute(
+                tasks, timeout, cancel_event, node_timeouts=node_timeouts, outputs=outputs
+            )
         )
 
 

@@ -14,6 +14,10 @@ MODULES = [
     "dagron_nb.execution.threads",
     "dagron_nb.execution.aio",
     "dagron_nb.execution.pipeline",
+    "dagron_nb.execution.cache",
+    "dagron_nb.execution.cache_store",
+    "dagron_nb.execution.cached",
+    "dagron_nb.execution.outputs",
 ]
 
 

@@ -12,6 +12,14 @@ failed node's tooltip holds the error text literally and the odd name shows as
 itself (no injected ``<b>`` or ``<i>``), and that the cell printed one compact
 traceback. A screenshot goes to ``test-output/browser/``. Set
 ``DAGRON_SKIP_BROWSER=1`` to skip on purpose.
+
+The other tests use the widget as a place to work, sharing the server and one
+Chromium: the inspector (opened from the keyboard during a run, answered while
+a task still sleeps: a DataFrame preview, a traceback, the printed output and
+the source), the Cancel button, a second kernel interrupt that returns the cell
+at once, JupyterLab's dark theme (pixels of the screenshot: no white box), and a
+tab closed during a run and reopened. ``DAGRON_SCREENSHOTS=1`` writes their
+screenshots to ``docs/screenshots/`` (the README's).
 """
 
 from __future__ import annotations
@@ -155,7 +163,24 @@ def plot(clean):
 def report(stats, plot):
     return stats, plot
 """
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+RECONNECT_NOTEBOOK = "dagron_reconnect.ipynb"
+RECONNECT_CELL = """\
+%%dagron -n reconnect
+import time
+
+def fetch():
+    time.sleep(4)
+    return 1
+
+def use(fetch):
+    return fetch + 1
+"""
+# The README's pictures (live-midrun.png, inspector.png, dark-theme.png) are
+# refreshed with DAGRON_SCREENSHOTS=1; other runs write them to OUTPUT, so that
+# running the tests leaves the working tree as it was.
+SCREENSHOTS = (
+    ROOT / "docs" / "screenshots" if os.environ.get("DAGRON_SCREENSHOTS") == "1" else OUTPUT
+)
 
 # Installed before the notebook runs: remembers every status a node shows and
 # the fill it has then, in the live widget and in the final static picture.
@@ -256,6 +281,7 @@ def lab(prerequisites: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     _write_notebook(root / LIVE_NOTEBOOK, ["%load_ext dagron_nb", INSPECT_CELL, CANCEL_CELL])
     _write_notebook(root / INTERRUPT_NOTEBOOK, ["%load_ext dagron_nb", INTERRUPT_CELL])
     _write_notebook(root / DARK_NOTEBOOK, ["%load_ext dagron_nb", DARK_CELL])
+    _write_notebook(root / RECONNECT_NOTEBOOK, ["%load_ext dagron_nb", RECONNECT_CELL])
     _lab_settings(base / "config")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     log = OUTPUT / "jupyterlab.log"
@@ -607,6 +633,7 @@ def test_second_interrupt_returns_the_cell_at_once(lab: Lab, browser: Browser) -
             "(p) => /\\[\\d+\\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=10_000
         )
         returned = time.monotonic() - started
+        print(f"the cell returned {returned:.2f} s after the second interrupt")
         # while `sleeper` still sleeps (30 s): the cell returned, the node abandoned
         assert returned < 1.0, f"the cell took {returned:.2f} s to return"
         _wait_status(widget, "sleeper", "cancelled", timeout=10_000)
@@ -653,6 +680,12 @@ def test_dark_theme_has_no_white_box(lab: Lab, browser: Browser) -> None:
         background = page.evaluate(
             "getComputedStyle(document.body).getPropertyValue('--jp-layout-color0').trim()"
         )
+        # a second view of the same output shows the widget's current state
+        widget.click(button="right")
+        page.get_by_text("Create New View for Cell Output").click()
+        second = page.locator(".jp-LinkedOutputView .dagron-live")
+        _wait_status(second, "report", "completed")
+        assert second.locator(".dagron-phase").inner_text() == "finished"
     except Exception:
         _failure_shot(page, "dark")
         raise
@@ -666,3 +699,47 @@ def test_dark_theme_has_no_white_box(lab: Lab, browser: Browser) -> None:
     # no white box: almost no white pixels; the theme's dark background dominates
     assert white / len(pixels) < 0.01, (white, len(pixels), background)
     assert dark / len(pixels) > 0.5, (dark, len(pixels), background)
+
+
+def _kernels_idle(lab: Lab) -> bool:
+    with urllib.request.urlopen(f"{lab.url}/api/kernels?token={lab.token}", timeout=10) as r:
+        return all(k["execution_state"] == "idle" for k in json.load(r))
+
+
+@pytest.mark.timeout(180)
+def test_a_tab_closed_during_the_run_shows_the_final_picture_when_reopened(
+    lab: Lab, browser: Browser
+) -> None:
+    page, cells = _open(lab, browser, RECONNECT_NOTEBOOK)
+    try:
+        _run_cell(page, cells.nth(0))
+        _run_cell(page, cells.nth(1))
+        widget = cells.nth(1).locator(".dagron-live")
+        _wait_status(widget, "fetch", "running")
+        page.keyboard.press("Control+s")  # what autosave does: the file has the live view
+        page.wait_for_function("() => !document.title.startsWith('*')")
+        page.locator(".jp-mod-dirty").wait_for(state="detached")
+    except Exception:
+        _failure_shot(page, "reconnect")
+        page.close()
+        raise
+    page.close()  # the tab closes while `fetch` still sleeps; the kernel goes on
+    deadline = time.monotonic() + 60
+    while not _kernels_idle(lab):  # polling an external server until the run is over
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(f"{lab.url}/lab/tree/{RECONNECT_NOTEBOOK}?token={lab.token}")
+        cells = page.locator(".jp-NotebookPanel .jp-CodeCell")
+        widget = cells.nth(1).locator(".dagron-live")
+        _wait_status(widget, "use", "completed")  # the model lives on in the kernel
+        _wait_status(widget, "fetch", "completed")
+        assert "model not found" not in cells.nth(1).locator(".jp-OutputArea").inner_text()
+        assert widget.locator(".dagron-phase").inner_text() == "finished"
+    except Exception:
+        _failure_shot(page, "reconnect")
+        raise
+    finally:
+        _close(lab, page)

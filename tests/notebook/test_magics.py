@@ -26,6 +26,7 @@ from IPython.testing import globalipapp
 from IPython.utils.capture import capture_output
 
 from dagron_nb import DAG, ExecutionResult, NodeStatus, Pipeline
+from dagron_nb.notebook.iterate import NotebookSession
 from dagron_nb.notebook.magics import (
     DEFAULT_RESULT_VAR,
     Picture,
@@ -41,6 +42,8 @@ def shell() -> Iterator[Any]:
     """IPython's test shell with the extension loaded; the namespace is restored after."""
     ip = globalipapp.get_ipython()  # looked up each time: the first call replaces it
     ip.run_line_magic("load_ext", "dagron_nb")
+    # each test starts with an empty result cache (it lives as long as the kernel)
+    ip.magics_manager.registry["DagronMagics"].session = NotebookSession()
     before = set(ip.user_ns)
     yield ip
     for name in set(ip.user_ns) - before:
@@ -589,8 +592,8 @@ def test_cell_without_functions_or_with_unresolved_parameter(shell: Any) -> None
 @pytest.mark.parametrize(
     ("line", "message"),
     [
-        ("", r"the following arguments are required: command, target\nusage: %dagron"),
-        ("run dag", r"invalid choice: 'run' \(choose from 'plan', 'show'\)"),
+        ("", r"the following arguments are required: command\nusage: %dagron"),
+        ("run dag", r"invalid choice: 'run' \(choose from 'plan', 'show', 'cache'\)"),
         ("plan nope", r"no variable named 'nope' in the notebook\. DAGs, pipelines and results"),
         ("plan number", r"number is a int, not a DAG, Pipeline or ExecutionResult"),
         ("plan dag extra", r"plan takes one target"),

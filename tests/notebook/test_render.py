@@ -288,3 +288,31 @@ def test_edge_label_is_drawn_and_weight_is_the_tooltip() -> None:
     assert titles == {"e0_1": "a → b: weight 2.5", "e1_2": "b → c"}
     texts = [t.text for t in root.iter(f"{SVG}text")]
     assert 'rows & "cols"' in texts
+
+
+def test_header_counts_the_legend_categories() -> None:
+    counts = {
+        NodeStatus.COMPLETED: 2,
+        NodeStatus.CACHE_HIT: 1,
+        NodeStatus.FAILED: 1,
+        NodeStatus.TIMED_OUT: 1,
+        NodeStatus.CANCELLED: 2,
+        NodeStatus.SKIPPED: 1,
+    }
+    header = render.header_html(counts, 8, 1.5)
+    assert "3/8 done" in header  # completed and from cache; not cancelled ones
+    assert "1 failed" in header  # not the timed-out one
+    assert "1 timed out" in header
+    assert "2 cancelled" in header
+    assert "1 skipped" in header
+    assert "1 from cache" in header
+
+
+def test_a_layout_over_its_time_limit_is_stopped_and_says_so(dot: None) -> None:
+    builder = dagron.DAG.builder()
+    for i in range(1, 600):
+        builder.add_edge(f"n{(i - 1) // 2}", f"n{i}")
+    with pytest.raises(render.LayoutTimeoutError, match="draw anyway"):
+        render.layout_svg(builder.build(), timeout=0.001)
+    small = dagron.DAG.builder().add_edge("a", "b").build()
+    assert render.layout_svg(small, timeout=30).lstrip().startswith(("<?xml", "<svg", "<!--"))

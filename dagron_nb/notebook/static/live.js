@@ -15,8 +15,8 @@
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 const LIST_LIMIT = 50;
-const NAMES_IN_HEADER = 3; // running tasks named in "cancelling: waiting for ..."
 const SLOW_ANSWER_MS = 2000; // then the panel says the kernel is busy
+const DURATION_ROOM = 12; // SVG units under the picture for the last rank's durations
 // the header's words per status, as in the legend (render.HEADER_WORDS)
 const HEADER_WORDS = {
   "timed-out": "timed out",
@@ -313,6 +313,7 @@ function render({ model, el }) {
       return;
     }
     const picture = document.importNode(svg, true);
+    makeRoomBelow(picture, DURATION_ROOM);
     nodes = new Array(names.length).fill(null);
     for (const g of picture.querySelectorAll("g.node")) {
       const match = /^n(\d+)$/.exec(g.getAttribute("id") || "");
@@ -350,6 +351,16 @@ function render({ model, el }) {
     picture.classList.add("dagron-svg");
     graphBox.append(picture);
     paintAll();
+  }
+
+  // The bottom rank's durations sit under its boxes: grow the picture that much.
+  function makeRoomBelow(picture, extra) {
+    const box = (picture.getAttribute("viewBox") || "").trim().split(/[\s,]+/).map(Number);
+    if (box.length !== 4 || box.some(Number.isNaN)) return;
+    box[3] += extra;
+    picture.setAttribute("viewBox", box.join(" "));
+    const height = /^([\d.]+)pt$/.exec(picture.getAttribute("height") || "");
+    if (height) picture.setAttribute("height", `${Number(height[1]) + extra}pt`);
   }
 
   function fillList(box, heading, indices) {
@@ -413,22 +424,14 @@ function render({ model, el }) {
     }
   }
 
-  // A run is cancelling once the Cancel button (or a kernel interrupt, which
-  // cancels what has not started) made nodes CANCELLED while others still run.
+  // The kernel says what is being cancelled (the Cancel button, a kernel
+  // interrupt, the run's cancel_event): "cancelling: waiting for 2 running tasks: a, b".
   function isCancelling(phase) {
-    if (phase !== "running") return false;
-    return Boolean(model.get("cancelling")) || counts.cancelled > 0;
+    return phase === "running" && Boolean(model.get("cancelling"));
   }
 
   function phaseText(phase) {
-    if (isCancelling(phase)) {
-      const waiting = [...running].sort((a, b) => a - b);
-      if (!waiting.length) return "cancelling…";
-      const shown = waiting.slice(0, NAMES_IN_HEADER).map((i) => names[i]);
-      const more = waiting.length > NAMES_IN_HEADER ? `, … ${waiting.length - NAMES_IN_HEADER} more` : "";
-      const tasks = waiting.length === 1 ? "task" : "tasks";
-      return `cancelling: waiting for ${waiting.length} running ${tasks}: ${shown.join(", ")}${more}`;
-    }
+    if (isCancelling(phase)) return model.get("cancelling");
     if (phase === "running") return "running…";
     if (phase !== "done") return "";
     return counts.cancelled ? "cancelled" : "finished";
