@@ -312,7 +312,12 @@ class _AsyncDriver:
         """A plain callable: inline on the loop if its function is known to be
         quick (see ``loopwatch``), else on a thread; either way timed."""
         key = function_key(fn)
-        if self.quick.inline(key) and node not in self.run_.node_timeout:
+        if (
+            self.quick.inline(key)
+            and self.sched.running == 1  # nothing else runs that it could wait for
+            and self.deadline is None  # a call on the loop could not be cut short
+            and node not in self.run_.node_timeout
+        ):
             self.begun[node] = 1
             start = time.perf_counter()
             try:

@@ -8,8 +8,11 @@ same line shares one), whether its calls are quick: the first call runs on a
 thread and is timed; a function whose calls took less than ``INLINE_BUDGET``
 runs inline on the loop from then on, timed again, and goes back to threads
 for good the first time a call overruns. So the loop is blocked at most once
-per function, by at most that one call; a node with its own timeout always
-runs on a thread (a call on the loop could not be interrupted).
+per function, by at most that one call. A call is made on the loop only when
+its node is the only one running (it cannot be waiting for another task), and
+never in a run with a timeout or for a node with its own (a call on the loop
+could not be cut short at the deadline): long chains of small functions are
+the case this is for.
 
 An ``async def`` task that blocks the loop (``time.sleep``, a CPU-bound loop
 without ``await``) cannot be interrupted by anything: deadlines, Ctrl-C and
