@@ -707,7 +707,9 @@ def check_calls(run: Run) -> list[Call | None]:
     """
     index = run.dag.index()
     calls: list[Call | None] = []
-    for node, fn in enumerate(run.tasks):
+    # the callables as given: the Run may wrap them to capture output in this
+    # process, which a worker process could neither use nor unpickle
+    for node, fn in enumerate(run.given_tasks):
         deps = getattr(fn, "deps", None)
         func = getattr(fn, "func", None)
         if fn is None or deps is None or not callable(func):

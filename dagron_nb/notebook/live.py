@@ -121,6 +121,8 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
     _css = STATIC / "live.css"
 
     title = traitlets.Unicode("").tag(sync=True)
+    #: URL of the Dask dashboard of the cluster running the DAG ("" : none)
+    dashboard_link = traitlets.Unicode("").tag(sync=True)
     names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     meta = traitlets.Dict().tag(sync=True)
     svg = traitlets.Unicode("").tag(sync=True)

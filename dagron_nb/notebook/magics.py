@@ -46,7 +46,7 @@ from dagron_nb.notebook.cells import (
     run_failure,
     top_level_functions,
 )
-from dagron_nb.notebook.iterate import NotebookSession, cache_table, marked_dag, needed_for
+from dagron_nb.notebook.iterate import NotebookSession, cache_table, mark_borrowed, needed_for
 
 #: where ``%%dagron`` stores the ExecutionResult unless ``-o NAME`` says otherwise
 DEFAULT_RESULT_VAR = "_dagron_result"
@@ -136,6 +136,15 @@ class DagronMagics(Magics):
         help="a failed run does not raise, so Run All goes on past this cell",
     )
     @argument(
+        "--dask",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="run on a Dask cluster: the scheduler at ADDRESS, or without one a "
+        "LocalCluster of worker processes kept for this kernel",
+    )
+    @argument(
         "--show-output",
         action="store_true",
         help="show what the tasks print as they print it (it is kept per node anyway)",
@@ -182,6 +191,7 @@ class DagronMagics(Magics):
         self.session.remember(tasks, cell=self._cell_label())
         tasks, borrowed = self.session.tasks_for(tasks, ns)
         pipeline = _select(_pipeline(tasks, args.name), args)
+        mark_borrowed(pipeline.dag, borrowed)
         inputs, missing = resolve_inputs(pipeline, ns)
         if args.plan:
             self._show_plan(pipeline, inputs, missing)
@@ -192,7 +202,7 @@ class DagronMagics(Magics):
                 "name a function of this cell, a variable defined in the notebook, or have a "
                 "default. Define the variable in an earlier cell, or add the function."
             )
-        result = self._run_pipeline(pipeline, inputs, args, extra, borrowed)
+        result = self._run_pipeline(pipeline, inputs, args, extra)
         ns[args.output] = result
         _finish(result, args.output, raise_failure=not args.no_raise)
 
@@ -285,12 +295,7 @@ class DagronMagics(Magics):
         return self.shell
 
     def _run_pipeline(
-        self,
-        pipeline: Pipeline,
-        inputs: dict[str, Any],
-        args: Any,
-        extra: object,
-        borrowed: Mapping[str, str],
+        self, pipeline: Pipeline, inputs: dict[str, Any], args: Any, extra: object
     ) -> ExecutionResult:
         """Run with the live view (unless ``--no-live``); the result, also when interrupted."""
         keeper = _ResultKeeper()
@@ -299,7 +304,7 @@ class DagronMagics(Magics):
         if not args.no_live:
             from dagron_nb.notebook.live import LiveDAG
 
-            live = LiveDAG(marked_dag(pipeline.dag, borrowed), title=pipeline.name)
+            live = LiveDAG(pipeline.dag, title=pipeline.name)
             live.show()
             listeners.append(live)
             cancel_event = live.cancel_event  # the widget's Cancel button
@@ -318,7 +323,9 @@ class DagronMagics(Magics):
         }
         use_async = args.use_async or any(t.is_async for t in pipeline.tasks.values())
         try:
-            if use_async:
+            if args.dask is not None:
+                self._run_on_dask(pipeline, inputs, args.dask, options, listeners)
+            elif use_async:
                 _run_coroutine(lambda: pipeline.execute_async(inputs, **options))
             else:
                 pipeline.execute(inputs, **options)
@@ -337,6 +344,27 @@ class DagronMagics(Magics):
             ) from None
         assert keeper.result is not None  # on_run_end fires before execute returns
         return keeper.result
+
+    def _run_on_dask(
+        self,
+        pipeline: Pipeline,
+        inputs: dict[str, Any],
+        address: str,
+        options: dict[str, Any],
+        listeners: list[object],
+    ) -> None:
+        """``--dask``: the kernel's cluster (started on first use), the dashboard
+        linked from the widget; the result cache is not used on Dask (yet)."""
+        from dagron_nb.execution.dask_cluster import dashboard_link
+        from dagron_nb.notebook.dask_session import dask_client
+
+        client = dask_client(address)
+        link = dashboard_link(client) or ""
+        for listener in listeners:
+            if hasattr(listener, "dashboard_link"):  # the live widget's header links it
+                setattr(listener, "dashboard_link", link)  # noqa: B010 - listeners are objects
+        options = {k: v for k, v in options.items() if k not in ("cache", "refresh_cache")}
+        pipeline.execute_dask(inputs, client=client, **options)
 
     def _cell_label(self) -> str:
         running = getattr(self.ip.displayhook, "exec_result", None)

@@ -76,6 +76,9 @@ function render({ model, el }) {
   const root = make("div", "dagron-live");
   const header = make("div", "dagron-header");
   const titleEl = make("strong", "dagron-title");
+  const dashEl = make("a", "dagron-dashboard", "Dask dashboard");
+  dashEl.target = "_blank";
+  dashEl.rel = "noopener";
   const doneEl = make("span", "dagron-done");
   const runningEl = make("span", "dagron-running");
   const failedEl = make("span", "dagron-failed");
@@ -95,7 +98,7 @@ function render({ model, el }) {
   rerunBtn.title = "run the failed, skipped and cancelled nodes again";
   const drawBtn = make("button", "dagron-button dagron-draw", "Draw anyway");
   drawBtn.title = "lay the graph out with Graphviz without a size or time limit";
-  header.append(titleEl, doneEl, runningEl, failedEl, ...extras, elapsedEl, etaEl, phaseEl);
+  header.append(titleEl, dashEl, doneEl, runningEl, failedEl, ...extras, elapsedEl, etaEl, phaseEl);
   header.append(cancelBtn, rerunBtn, drawBtn);
   const noteEl = make("div", "dagron-note");
   const body = make("div", "dagron-body");
@@ -391,6 +394,9 @@ function render({ model, el }) {
     const done = counts.completed + counts["cache-hit"];
     titleEl.textContent = model.get("title") || "";
     titleEl.style.display = titleEl.textContent ? "" : "none";
+    const link = model.get("dashboard_link") || "";
+    if (link) dashEl.href = link;
+    dashEl.style.display = link ? "" : "none";
     doneEl.textContent = `${done}/${total} done`;
     runningEl.textContent = `${counts.running} running`;
     failedEl.textContent = `${counts.failed} failed`;
@@ -543,6 +549,7 @@ function render({ model, el }) {
     },
     "change:note": refresh,
     "change:title": refresh,
+    "change:dashboard_link": refresh,
     "change:cancelling": refresh,
     "change:can_rerun": refresh,
     "change:oversize": refresh,
