@@ -84,19 +84,12 @@ def needed_for(pipeline: Pipeline, targets: Sequence[str]) -> list[str]:
     return [name for name in pipeline.task_names if name in keep]
 
 
-def marked_dag(dag: DAG, borrowed: Mapping[str, str]) -> DAG:
-    """``dag`` with the tasks borrowed from earlier cells marked (a tooltip line)."""
-    if not borrowed:
-        return dag
-    builder = DAG.builder()
-    for name in dag.nodes():
-        meta = dag.get_metadata(name)
-        if name in borrowed:
-            meta["from"] = f"another cell ({borrowed[name]})"
-        builder.add_node(name, payload=dag.get_payload(name), metadata=meta or None)
-    for u, v in dag.edges():
-        builder.add_edge(u, v)
-    return builder.build()
+def mark_borrowed(dag: DAG, borrowed: Mapping[str, str]) -> None:
+    """Mark the tasks borrowed from earlier cells in ``dag``'s node metadata, so the
+    live picture's and the saved picture's tooltips say where they come from."""
+    for name, cell in borrowed.items():
+        if dag.has_node(name):
+            dag.set_metadata(name, {**dag.get_metadata(name), "from": f"another cell ({cell})"})
 
 
 def summary_line(result: ExecutionResult) -> str | None:

@@ -46,7 +46,7 @@ from dagron_nb.notebook.cells import (
     run_failure,
     top_level_functions,
 )
-from dagron_nb.notebook.iterate import NotebookSession, cache_table, marked_dag, needed_for
+from dagron_nb.notebook.iterate import NotebookSession, cache_table, mark_borrowed, needed_for
 
 #: where ``%%dagron`` stores the ExecutionResult unless ``-o NAME`` says otherwise
 DEFAULT_RESULT_VAR = "_dagron_result"
@@ -191,6 +191,7 @@ class DagronMagics(Magics):
         self.session.remember(tasks, cell=self._cell_label())
         tasks, borrowed = self.session.tasks_for(tasks, ns)
         pipeline = _select(_pipeline(tasks, args.name), args)
+        mark_borrowed(pipeline.dag, borrowed)
         inputs, missing = resolve_inputs(pipeline, ns)
         if args.plan:
             self._show_plan(pipeline, inputs, missing)
@@ -201,7 +202,7 @@ class DagronMagics(Magics):
                 "name a function of this cell, a variable defined in the notebook, or have a "
                 "default. Define the variable in an earlier cell, or add the function."
             )
-        result = self._run_pipeline(pipeline, inputs, args, extra, borrowed)
+        result = self._run_pipeline(pipeline, inputs, args, extra)
         ns[args.output] = result
         _finish(result, args.output, raise_failure=not args.no_raise)
 
@@ -294,12 +295,7 @@ class DagronMagics(Magics):
         return self.shell
 
     def _run_pipeline(
-        self,
-        pipeline: Pipeline,
-        inputs: dict[str, Any],
-        args: Any,
-        extra: object,
-        borrowed: Mapping[str, str],
+        self, pipeline: Pipeline, inputs: dict[str, Any], args: Any, extra: object
     ) -> ExecutionResult:
         """Run with the live view (unless ``--no-live``); the result, also when interrupted."""
         keeper = _ResultKeeper()
@@ -308,7 +304,7 @@ class DagronMagics(Magics):
         if not args.no_live:
             from dagron_nb.notebook.live import LiveDAG
 
-            live = LiveDAG(marked_dag(pipeline.dag, borrowed), title=pipeline.name)
+            live = LiveDAG(pipeline.dag, title=pipeline.name)
             live.show()
             listeners.append(live)
             cancel_event = live.cancel_event  # the widget's Cancel button

@@ -168,6 +168,7 @@ def test_a_later_cell_gets_an_earlier_cells_task_value(shell: Any) -> None:
     later, _ = run(shell, "def ordered(raw):\n    return sorted(raw)\n")
     assert later["ordered"].result == [1, 2, 3]  # the value, never the function
     assert statuses(later) == {"ordered": DONE, "raw": HIT}
+    assert later.dag.get_metadata("raw")["from"].startswith("another cell (In [")
     # the latest definition wins
     run(shell, "def raw():\n    return [9, 8]\n")
     again, _ = run(shell, "def ordered(raw):\n    return sorted(raw)\n")
