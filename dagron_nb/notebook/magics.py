@@ -377,7 +377,7 @@ class DagronMagics(Magics):
         listeners: list[object],
     ) -> None:
         """``--dask``: the kernel's cluster (started on first use), the dashboard
-        linked from the widget; the result cache is not used on Dask (yet)."""
+        linked from the widget."""
         from dagron_nb.execution.dask_cluster import dashboard_link
         from dagron_nb.notebook.dask_session import dask_client
 
@@ -386,7 +386,6 @@ class DagronMagics(Magics):
         for listener in listeners:
             if hasattr(listener, "dashboard_link"):  # the live widget's header links it
                 setattr(listener, "dashboard_link", link)  # noqa: B010 - listeners are objects
-        options = {k: v for k, v in options.items() if k not in ("cache", "refresh_cache")}
         pipeline.execute_dask(inputs, client=client, **options)
 
     def _cell_label(self) -> str:
