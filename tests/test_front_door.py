@@ -89,6 +89,7 @@ def _wait_for(lines: queue.Queue[str], pattern: str, seen: list[str]) -> re.Matc
     pytest.fail(f"no line matching {pattern!r} within {URL_WAIT:.0f} s:\n{''.join(seen)}")
 
 
+@pytest.mark.timeout(300)  # the URL wait (120 s) and the stop (30 s) are bounded inside
 def test_make_run_serves_the_quickstart_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = _free_port()
     lab = subprocess.Popen(
@@ -209,6 +210,7 @@ def html(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(660)  # the fixture runs every notebook (bounded at 600 s)
 def test_make_html_writes_one_page_per_notebook_with_a_coloured_dag(
     html: tuple[Path, str],
 ) -> None:

@@ -94,6 +94,7 @@ def test_there_are_notebooks_to_test() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # every notebook, the Dask one included, on two shared cores
 def test_notebooks_pass_nbval() -> None:
     cells = sum(len(code_cells(nbformat.read(p, as_version=4))) for p in NOTEBOOKS)
     command = [
@@ -111,7 +112,7 @@ def test_notebooks_pass_nbval() -> None:
         "ignore:Overlapping options from comments and metadata:UserWarning",
         *map(str, NOTEBOOKS),
     ]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=540)
     report = done.stdout[-4000:] + done.stderr[-2000:]
     assert done.returncode == 0, report
     summary = done.stdout.strip().splitlines()[-1]

@@ -57,6 +57,7 @@ def test_the_version_lives_in_one_place() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)  # its fixture builds the sdist and the wheel (bounded at 300 s)
 def test_wheel_ships_the_widget_front_end_and_the_metadata(dist: Path) -> None:
     wheel = _one(dist, f"dagron_nb-{dagron_nb.__version__}-py3-none-any.whl")
     with zipfile.ZipFile(wheel) as archive:
@@ -83,6 +84,7 @@ def test_wheel_ships_the_widget_front_end_and_the_metadata(dist: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)  # may be the first to need the build fixture
 def test_the_wheel_built_from_the_sdist_installs_and_runs_in_a_clean_venv(
     dist: Path, tmp_path: Path
 ) -> None:

@@ -3,8 +3,11 @@
 Everything happens on the loop's thread, so no lock is needed: a node's
 wrapper task runs the node, reports to the scheduler, notifies callbacks and
 launches whatever became ready, all in one step. Coroutine functions are
-awaited; plain callables run in the loop's default thread pool so that they
-do not block the loop (if one returns an awaitable, that is awaited too).
+awaited (a stretch of more than 0.1 s without an await is reported: see
+``loopwatch``); plain callables run on daemon threads of the run's own so
+that they do not block the loop, except functions whose calls have shown to
+be quick, which are called on the loop (if one returns an awaitable, that is
+awaited too).
 
 ``max_workers=None`` means no limit on concurrent nodes, which is what
 I/O-bound code wants. Deadlines really cancel: at the run's ``timeout`` every
@@ -36,8 +39,16 @@ from typing import Any
 
 from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.execution.interrupts import CtrlC
+from dagron_nb.execution.loopwatch import (
+    BLOCKED_LOOP,
+    QuickCalls,
+    function_key,
+    report_blocked,
+    timed_steps,
+)
 from dagron_nb.execution.run import Executor, Run, interrupt_with
 from dagron_nb.execution.scheduler import Transition
+from dagron_nb.execution.wakeup import LEAD, SwitchInterval
 
 _POLL = 0.02  # seconds between checks of a threading.Event used as cancel_event
 SYNC_THREADS = 32  # threads for plain callables when max_workers is None
@@ -114,10 +125,12 @@ class _AsyncDriver:
         self.sync_threads = _SyncThreads(max_workers or SYNC_THREADS)
         self.jobs: dict[int, _Job] = {}  # the sync job of each running plain callable
         self.begun = bytearray(len(run.names))  # the node's task was called
+        self.quick = QuickCalls()  # plain functions quick enough to call on the loop
         self.deadline: float | None = None  # perf_counter time, once the run has begun
         self.raised: BaseException | None = None  # what execute() raises at the end
         self.backlog: list[Transition] = []  # stop transitions the callbacks must hear
         self.presses = CtrlC(wake=self._pressed)
+        self.switch = SwitchInterval()  # a short GIL switch interval near deadlines
         run.fanout.on_stop = self._request_stop
 
     async def run(self) -> ExecutionResult:
@@ -134,6 +147,7 @@ class _AsyncDriver:
                 self._launch()
                 self._check_done()
                 await self._watch_until_done(watcher)
+                self._act_on_presses()  # a Ctrl-C at the very end still raises
         except asyncio.CancelledError:
             self._cancel("interrupted: the run was cancelled")
             self._abandon_running("interrupted while running")
@@ -143,6 +157,7 @@ class _AsyncDriver:
             if watcher is not None:
                 watcher.cancel()
             self.sync_threads.close()
+            self.switch.release()
         result = self._end()
         if self.raised is not None:
             raise interrupt_with(self.raised, result)
@@ -150,23 +165,30 @@ class _AsyncDriver:
 
     async def _watch_until_done(self, watcher: asyncio.Task[Any] | None) -> None:
         run = self.run_
-        event = run.cancel_event
-        deadline = self.deadline
+        waiting: set[asyncio.Future[Any]] = {self.done}
+        if watcher is not None:
+            waiting.add(watcher)
         while not self.done.done():
-            wait = None
-            if event is not None and watcher is None:
-                wait = _POLL
-            if deadline is not None:
-                left = max(0.0, deadline - time.perf_counter())
-                wait = left if wait is None else min(wait, left)
-            waiting: set[asyncio.Future[Any]] = {self.done}
-            if watcher is not None:
-                waiting.add(watcher)
+            wait = self._wait(polling=run.cancel_event is not None and watcher is None)
             await asyncio.wait(waiting, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
             if self.done.done():
                 break
             if not self._past_deadline() and run.cancel_event_set():
                 self._cancel("cancelled: cancel_event was set")
+
+    def _wait(self, *, polling: bool) -> float | None:
+        """How long to sleep: until the next poll or deadline, waking ``LEAD``
+        early to lower the GIL switch interval (see ``wakeup``)."""
+        now = time.perf_counter()
+        wait = _POLL if polling else None
+        node_deadline = self.run_.next_node_deadline() if self.run_.node_timeout else None
+        for at in (self.deadline, node_deadline):
+            if at is not None:
+                self.switch.near(at, now)
+                left = at - now
+                left = left - LEAD if left > LEAD else max(0.0, left)
+                wait = left if wait is None else min(wait, left)
+        return wait
 
     def _end(self) -> ExecutionResult:
         """The result, on_run_end called; no callback fires after this."""
@@ -261,10 +283,10 @@ class _AsyncDriver:
                 return None, None
             if self.is_async[node]:
                 self.begun[node] = 1
-                value = await fn()
+                given_up = functools.partial(self._given_up, node)
+                value = await timed_steps(self.run_.names[node], fn(), given_up)
             else:
-                job = self.jobs[node] = self.sync_threads.submit(self.loop, fn)
-                value = await job.future
+                value = await self._call_plain(node, fn)
                 if inspect.isawaitable(value):
                     value = await value
         except asyncio.CancelledError as exc:
@@ -282,6 +304,33 @@ class _AsyncDriver:
         except BaseException as exc:  # the task's failure is its result
             return NodeStatus.FAILED, exc
         return NodeStatus.COMPLETED, value
+
+    def _given_up(self, node: int) -> bool:
+        return self.sched.status[node] is not NodeStatus.RUNNING
+
+    async def _call_plain(self, node: int, fn: Callable[[], Any]) -> Any:
+        """A plain callable: inline on the loop if its function is known to be
+        quick (see ``loopwatch``), else on a thread; either way timed."""
+        key = function_key(fn)
+        if (
+            self.quick.inline(key)
+            and self.sched.running == 1  # nothing else runs that it could wait for
+            and self.deadline is None  # a call on the loop could not be cut short
+            and node not in self.run_.node_timeout
+        ):
+            self.begun[node] = 1
+            start = time.perf_counter()
+            try:
+                return fn()
+            finally:
+                seconds = time.perf_counter() - start
+                self.quick.observed(key, seconds)
+                if seconds > BLOCKED_LOOP:
+                    report_blocked(self.run_.names[node], seconds)
+        job = self.jobs[node] = self.sync_threads.submit(self.loop, fn)
+        value = await job.future
+        self.quick.observed(key, job.seconds)
+        return value
 
     def _report(self, node: int, status: NodeStatus, value: Any, end: float) -> None:
         """Record the outcome, tell the callbacks, launch what became ready."""
@@ -354,16 +403,22 @@ class _AsyncDriver:
         self._launch()
         self._check_done()
 
-    def _let_go(self, node: int) -> None:
+    def _let_go(self, node: int, *, ending: bool = False) -> None:
         """Cancel a given-up node's task and free its lane; a plain callable's
-        thread is left behind to finish on its own, and the result says so."""
+        thread is left behind to finish on its own, and the result says so.
+
+        ``ending``: the run ends now, so the thread pool's accounting (a lock
+        taken from the loop while tasks may hold the GIL) is skipped.
+        """
         task = self.running.get(node)
         self._free(node)
         if task is not None:
             task.cancel()
         job = self.jobs.pop(node, None)
-        abandoned = job is not None and self.sync_threads.abandon(job)
-        if abandoned and self.sched.status[node] is NodeStatus.TIMED_OUT:
+        if job is None:
+            return
+        left = job.began if ending else self.sync_threads.abandon(job)
+        if left and self.sched.status[node] is NodeStatus.TIMED_OUT:
             self.run_.left_running(node)
 
     def _notify(self, events: list[Transition], node: int, status: NodeStatus) -> None:
@@ -437,12 +492,12 @@ class _AsyncDriver:
         for node in [n for n in self.running if not self._has_begun(n)]:
             self.sched.abandon(node, NodeStatus.CANCELLED, run.expiry_reason())
             run.finished[node] = now
-            self._let_go(node)
+            self._let_go(node, ending=True)
         events = self.sched.drain_events()
         running = list(self.running)
         events += run.expire(now)
         for node in running:
-            self._let_go(node)
+            self._let_go(node, ending=True)
         run.notify_events(events)
         self._check_done()
 
@@ -508,12 +563,13 @@ class _SyncThreads:
                 return
             with self.lock:
                 self.queued -= 1
-                began = job.began = not job.dropped
-            if began:
+            if job.claim.setdefault("by", "thread") == "thread":  # atomic: see _Job
+                start = time.perf_counter()
                 try:
                     value, error = job.context.run(job.fn), None
                 except BaseException as exc:  # handed to the task awaiting it
                     value, error = None, exc
+                job.seconds = time.perf_counter() - start
                 try:
                     job.loop.call_soon_threadsafe(_settle, job.future, value, error)
                 except RuntimeError:  # the loop is closed: nobody waits for this any more
@@ -524,18 +580,19 @@ class _SyncThreads:
                     return  # no longer counted: a replacement took this thread's place
                 self.idle += 1
 
-    def drop_if_waiting(self, job: _Job) -> bool:
-        """True if ``job`` had not started; it never will."""
-        with self.lock:
-            if not job.began:
-                job.dropped = True
-            return job.dropped
+    @staticmethod
+    def drop_if_waiting(job: _Job) -> bool:
+        """True if ``job`` had not started; it never will. Takes no lock: the
+        loop calls it at a deadline, when threads holding the GIL would make
+        every lock hand-over slow."""
+        return job.claim.setdefault("by", "loop") == "loop"
 
     def abandon(self, job: _Job) -> bool:
         """Stop counting the thread stuck in ``job``; True if it still runs the task."""
+        if _SyncThreads.drop_if_waiting(job):
+            return False
         with self.lock:
-            if not job.began or job.finished or job.abandoned:
-                job.dropped = not job.began
+            if job.finished or job.abandoned:
                 return False
             job.abandoned = True
             self.threads -= 1
@@ -551,9 +608,15 @@ class _SyncThreads:
 
 
 class _Job:
-    """One plain callable handed to a thread; its flags are guarded by the pool's lock."""
+    """One plain callable handed to a thread.
 
-    __slots__ = ("abandoned", "began", "context", "dropped", "finished", "fn", "future", "loop")
+    ``claim`` decides, once, who owns a job that has not started: the thread
+    that takes it (``"thread"``: it runs) or the loop giving up on it
+    (``"loop"``: it never runs); ``dict.setdefault`` with a str key is atomic
+    under the GIL. ``finished`` and ``abandoned`` are guarded by the pool's lock.
+    """
+
+    __slots__ = ("abandoned", "claim", "context", "finished", "fn", "future", "loop", "seconds")
 
     def __init__(
         self,
@@ -566,7 +629,13 @@ class _Job:
         self.future = future
         self.context = context
         self.fn = fn
-        self.began = self.dropped = self.finished = self.abandoned = False
+        self.claim: dict[str, str] = {}
+        self.finished = self.abandoned = False
+        self.seconds = 0.0  # how long the call took
+
+    @property
+    def began(self) -> bool:
+        return self.claim.get("by") == "thread"
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:

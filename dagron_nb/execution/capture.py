@@ -29,7 +29,6 @@ progress and removed when the last one ends.
 from __future__ import annotations
 
 import contextvars
-import functools
 import inspect
 import logging
 import sys
@@ -76,26 +75,10 @@ class OutputCapture:
         """``fn`` running with ``name`` as this context's node (sync or async alike)."""
         from dagron_nb.execution.aio import is_async_callable  # aio imports run imports us
 
+        fn = without_capture(fn)  # a task from an earlier capturing run: capture anew
         sink = _Sink(name, self.echo)
         self._sinks[name] = sink
-        if is_async_callable(fn):
-
-            async def run_async() -> Any:
-                return await _in_node(sink, fn())
-
-            return functools.update_wrapper(run_async, fn)
-
-        def run() -> Any:
-            token = _current.set(sink)
-            try:
-                value = fn()
-            finally:
-                _current.reset(token)
-            if inspect.iscoroutine(value):  # ``lambda: fetch(url)``: the work is still to come
-                return _in_node(sink, value)
-            return value
-
-        return functools.update_wrapper(run, fn)
+        return _AsyncInNode(fn, sink) if is_async_callable(fn) else _InNode(fn, sink)
 
     def text(self, name: str) -> str:
         """What ``name``'s task wrote so far ("" if nothing)."""
@@ -112,6 +95,54 @@ class OutputCapture:
 
     def on_run_end(self, result: object) -> None:
         _uninstall()
+
+
+def without_capture(task: Callable[..., Any]) -> Callable[..., Any]:
+    """``task`` without the wrappers ``OutputCapture.wrap`` put around it (a
+    result's ``tasks`` are wrapped when its run captured output); any other
+    wrapper, such as a user's own decorator, stays."""
+    while isinstance(task, _InNode):
+        task = task.__wrapped__
+    return task
+
+
+class _InNode:
+    """A task run with its node's sink as the context's: a small object, not a
+    closure plus ``functools.update_wrapper`` (a run wraps every task, and that
+    cost 0.3 ms a task). Other attributes (``func``, ``fixed``, ... that Dask
+    and ``inspection.task_source`` read) are the wrapped task's."""
+
+    __slots__ = ("__wrapped__", "sink")
+
+    is_async = False
+
+    def __init__(self, fn: Callable[..., Any], sink: _Sink) -> None:
+        self.__wrapped__ = fn
+        self.sink = sink
+
+    def __call__(self) -> Any:
+        token = _current.set(self.sink)
+        try:
+            value = self.__wrapped__()
+        finally:
+            _current.reset(token)
+        if inspect.iscoroutine(value):  # ``lambda: fetch(url)``: the work is still to come
+            return _in_node(self.sink, value)
+        return value
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.__wrapped__, attr)
+
+
+class _AsyncInNode(_InNode):
+    """The same for an ``async def`` task (``is_async`` tells the executors)."""
+
+    __slots__ = ()
+
+    is_async = True
+
+    async def __call__(self) -> Any:  # type: ignore[override]
+        return await _in_node(self.sink, self.__wrapped__())
 
 
 async def _in_node(sink: _Sink, coroutine: Coroutine[Any, Any, Any]) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeAlias
 
 from dagron_nb.core.errors import ConfigurationError
@@ -23,6 +23,7 @@ from dagron_nb.core.graph import DAG
 from dagron_nb.core.plan import cost_list, priority_ranks
 from dagron_nb.core.results import ExecutionResult
 from dagron_nb.execution import dask_cluster
+from dagron_nb.execution.cache import ResultCache
 from dagron_nb.execution.dask_driver import DaskDriver, Options, Stuck, check_calls
 from dagron_nb.execution.run import Executor, Run, interrupt_with
 
@@ -64,6 +65,8 @@ class DaskExecutor(Executor):
     2
     """
 
+    uses_cache = True  # it asks the result cache before submitting the graph
+
     def __init__(
         self,
         dag: DAG,
@@ -75,9 +78,12 @@ class DaskExecutor(Executor):
         enable_tracing: bool = False,
         hooks: object = None,
         *,
+        cache: ResultCache | None = None,
         stuck_grace: float = DEFAULT_STUCK_GRACE,
     ) -> None:
-        super().__init__(dag, max_workers, costs, callbacks, fail_fast, enable_tracing, hooks)
+        super().__init__(
+            dag, max_workers, costs, callbacks, fail_fast, enable_tracing, hooks, cache=cache
+        )
         distributed = dask_cluster.distributed()
         if client is not None:
             if not isinstance(client, distributed.Client):
@@ -106,6 +112,7 @@ class DaskExecutor(Executor):
         node_timeouts: Mapping[str, float] | None = None,
         outputs: Iterable[str] | None = None,
         as_futures: bool = False,
+        refresh_cache: bool | Collection[str] = False,
     ) -> ExecutionResult:
         """Run ``tasks`` (node name -> picklable callable taking no arguments).
 
@@ -115,8 +122,13 @@ class DaskExecutor(Executor):
         on the cluster and are released there once their successors are done.
         ``as_futures=True`` leaves the outputs on the cluster too:
         ``result[name].result`` is then a ``distributed.Future``.
+
+        With the executor's ``cache``, a node whose key is known before the
+        graph is submitted (its predecessors all came from the cache: roots
+        first) is a CACHE_HIT and never reaches the cluster; values that come
+        back to this process are stored (values left on the cluster are not).
         """
-        run = self.new_run(tasks, timeout, cancel_event, node_timeouts)
+        run = self.new_run(tasks, timeout, cancel_event, node_timeouts, refresh_cache=refresh_cache)
         calls = check_calls(run)
         wanted = _positions(run, outputs)
         if not isinstance(as_futures, bool):

@@ -115,6 +115,7 @@ class DaskDriver:
         self.unsendable: dict[int, BaseException] = {}  # node -> why it cannot be pickled
         self.notes: dict[int, str] = {}  # node -> what was done about its stuck task
         self.released = [False] * len(calls)
+        self.hits: set[int] = set()  # nodes resolved from the result cache
         self.wall0 = 0.0
         self.partial: ExecutionResult | None = None
         self.last_scan = 0.0
@@ -153,6 +154,8 @@ class DaskDriver:
             run.begin()
             self.wall0 = time.time() - (time.perf_counter() - run.t0)
             self._act_on_stops(presses)
+            if self.run_.cache is not None and not self.cancelled:
+                self._resolve_cache_hits()
             if self.sched.remaining and not self.cancelled:
                 self._submit(topic)
         except KeyboardInterrupt as exc:  # a press that could not wait (see CtrlC)
@@ -165,6 +168,43 @@ class DaskDriver:
                 self.stops.append(exc)
         self._act_on_stops(presses)
         self._fetch_outputs()
+        if self.run_.cache is not None:
+            self._store_in_cache()
+
+    # -- the result cache ----------------------------------------------------------------
+    def _resolve_cache_hits(self) -> None:
+        """Nodes whose key is known before submission (every predecessor a hit)
+        are looked up now; a hit never goes to the cluster, its value does."""
+        run, sched = self.run_, self.sched
+        for node in run.dag.index().topo:
+            call = self.calls[node]
+            if call is None or not sched.is_ready(node):
+                continue
+            hit = run.cache_lookup(node)
+            if hit is None:
+                continue
+            now = time.perf_counter() - run.t0
+            run.values[node] = hit.value
+            run.started[node] = run.finished[node] = now
+            self.hits.add(node)
+            sched.push(sched.cache_hit(node))
+            self.events.append(Transition(node, NodeStatus.CACHE_HIT))
+            self.events.extend(sched.drain_events())
+        self._flush_notifications()
+
+    def _store_in_cache(self) -> None:
+        """Completed nodes whose values came back are stored (topological order,
+        so each key can use its predecessors' value fingerprints)."""
+        run = self.run_
+        for node in run.dag.index().topo:
+            if self.sched.status[node] is not COMPLETED or node in self.hits:
+                continue
+            value = run.values[node]
+            if value is None or self.options.as_futures:
+                continue  # it stayed on the cluster: nothing here to keep
+            run.cache_lookup(node)  # computes the node's key
+            seconds = (run.finished[node] or 0.0) - (run.started[node] or 0.0)
+            run.cache_store(node, value, seconds)
 
     def _act_on_stops(self, presses: CtrlC) -> None:
         """A first KeyboardInterrupt cancels; a second, or any other stop, abandons."""
@@ -219,7 +259,9 @@ class DaskDriver:
             call = self.calls[node]
             named = call.upstream if call is not None else ()
             deps = [keys[p] for p in named] + [keys[p] for p in self.pred[node] if p not in named]
-            if spec is None:
+            if node in self.hits:  # from the cache: its value goes in the graph
+                graph[keys[node]] = (onworker.cached, self.run_.values[node])
+            elif spec is None:
                 graph[keys[node]] = (onworker.structural, *deps)
             else:
                 graph[keys[node]] = (onworker.run_node, spec, *deps)

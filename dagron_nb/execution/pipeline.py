@@ -360,6 +360,8 @@ class Pipeline:
         node_timeouts: Mapping[str, float] | None = None,
         outputs: Iterable[str] | None = None,
         as_futures: bool = False,
+        cache: ResultCache | None = None,
+        refresh_cache: bool | Collection[str] = False,
     ) -> ExecutionResult:
         """Run the pipeline on a dask.distributed ``client`` (None: a LocalCluster).
 
@@ -379,6 +381,7 @@ class Pipeline:
             fail_fast=fail_fast,
             enable_tracing=enable_tracing,
             hooks=hooks,
+            cache=cache,
         )
         tasks = self._bind(inputs)
         return executor.execute(
@@ -388,6 +391,7 @@ class Pipeline:
             node_timeouts=node_timeouts,
             outputs=outputs,
             as_futures=as_futures,
+            refresh_cache=refresh_cache,
         )
 
     def __repr__(self) -> str:

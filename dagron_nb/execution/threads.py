@@ -41,6 +41,7 @@ from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.execution.interrupts import CtrlC
 from dagron_nb.execution.run import Executor, Run, default_workers, interrupt_with
 from dagron_nb.execution.scheduler import Transition
+from dagron_nb.execution.wakeup import LEAD, SwitchInterval
 
 _POLL = 0.02  # seconds between checks of cancel events and deadlines
 _IDLE_POLL = 0.1  # with nothing to check, only Ctrl-C needs the main thread awake
@@ -154,6 +155,7 @@ class _ThreadDriver:
         self.backlog: list[Transition] = []  # stop transitions the callbacks must hear
         self.raised: BaseException | None = None  # what execute() raises at the end
         self.presses = CtrlC()
+        self.switch = SwitchInterval()  # a short GIL switch interval near deadlines
         run.fanout.on_stop = self._request_stop
 
     # -- the calling thread --------------------------------------------------------
@@ -161,13 +163,16 @@ class _ThreadDriver:
         """Start, watch, end; raise the first stop request with the result attached."""
         with self.presses:
             try:
-                self._start()
-                self._watch_until_done()
-                self._drain()
-            except KeyboardInterrupt as exc:  # a press that could not wait (see CtrlC)
-                self._request_stop(exc)
-                self._drain()
-            result = self._end()
+                try:
+                    self._start()
+                    self._watch_until_done()
+                    self._drain()
+                except KeyboardInterrupt as exc:  # a press that could not wait (see CtrlC)
+                    self._request_stop(exc)
+                    self._drain()
+                result = self._end()
+            finally:
+                self.switch.release()
         if self.crash is not None:
             raise self.crash
         if self.raised is not None:
@@ -194,12 +199,22 @@ class _ThreadDriver:
                 if self.finished.is_set():
                     return
                 self._watch(deadline)
-                wait = _POLL if watching else _IDLE_POLL
-                if deadline is not None:
-                    wait = min(wait, max(0.0, deadline - time.perf_counter()))
-                self.attention.wait(wait)
+                self.attention.wait(self._wait(deadline, watching))
             except KeyboardInterrupt as exc:  # see CtrlC: a press that could not wait
                 self._request_stop(exc)
+
+    def _wait(self, deadline: float | None, watching: bool) -> float:
+        """How long to sleep: until the next poll or deadline, waking ``LEAD``
+        early to lower the GIL switch interval (see ``wakeup``)."""
+        now = time.perf_counter()
+        wait = _POLL if watching else _IDLE_POLL
+        node_deadline = self.run_.next_node_deadline() if self.run_.node_timeout else None
+        for at in (deadline, node_deadline):
+            if at is not None:
+                self.switch.near(at, now)
+                left = at - now
+                wait = min(wait, left - LEAD if left > LEAD else max(0.0, left))
+        return wait
 
     def _request_stop(self, exc: BaseException) -> None:
         """Any thread, lock not held: stop the run now; the calling thread notifies.

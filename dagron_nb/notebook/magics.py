@@ -19,6 +19,7 @@ traceback) are in ``cells.py``; this module parses options and talks to the shel
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import keyword
 import shlex
@@ -67,19 +68,41 @@ def syntax_errors_as_python(lines: list[str]) -> list[str]:
     """An input transformer: a ``%%dagron`` cell whose body is not valid Python
     is handed to Python without the magic's line, so the error shown is
     Python's own ``SyntaxError`` at the cell's line, not a traceback through
-    the magic. (Any other cell passes unchanged.)
+    the magic. (Any other cell passes unchanged.) A valid body's syntax tree
+    is kept for the magic, which runs next, so the cell is parsed once.
     """
     if not lines or not lines[0].startswith("%%dagron"):
         return lines
     from IPython import get_ipython
 
-    shell = get_ipython()
     body = "".join(lines[1:])
     try:
-        shell.compile.ast_parse(shell.transform_cell(body))
+        _PARSED.clear()
+        _PARSED[body] = parse_cell(get_ipython(), body)
     except SyntaxError:
         return ["\n", *lines[1:]]  # a blank line for the magic's: same line numbers
     return lines
+
+
+#: the body last parsed by ``syntax_errors_as_python`` -> (source, tree)
+_PARSED: dict[str, tuple[str, ast.Module]] = {}
+
+
+def parse_cell(shell: Any, cell: str) -> tuple[str, ast.Module]:
+    """The source to run for a ``%%dagron`` body and its syntax tree, with the
+    cell's own line numbers; raises ``SyntaxError`` (at the cell's line).
+
+    Plain Python is parsed as it is: IPython's transforms leave valid Python
+    unchanged, and tokenizing a big cell for them costs more than the run of
+    a thousand no-op tasks. Only a body that is not Python (``!ls``, ``%time``,
+    ``x?``) goes through ``shell.transform_cell`` first.
+    """
+    source = cell_source(cell, cell)
+    try:
+        return source, shell.compile.ast_parse(source)
+    except SyntaxError:
+        source = cell_source(cell, shell.transform_cell(cell))
+        return source, shell.compile.ast_parse(source)
 
 
 @magics_class
@@ -356,7 +379,7 @@ class DagronMagics(Magics):
         listeners: list[object],
     ) -> None:
         """``--dask``: the kernel's cluster (started on first use), the dashboard
-        linked from the widget; the result cache is not used on Dask (yet)."""
+        linked from the widget."""
         from dagron_nb.execution.dask_cluster import dashboard_link
         from dagron_nb.notebook.dask_session import dask_client
 
@@ -365,7 +388,6 @@ class DagronMagics(Magics):
         for listener in listeners:
             if hasattr(listener, "dashboard_link"):  # the live widget's header links it
                 setattr(listener, "dashboard_link", link)  # noqa: B010 - listeners are objects
-        options = {k: v for k, v in options.items() if k not in ("cache", "refresh_cache")}
         pipeline.execute_dask(inputs, client=client, **options)
 
     def _cell_label(self) -> str:
@@ -376,7 +398,8 @@ class DagronMagics(Magics):
     def _run_source(self, cell: str) -> list[str]:
         """Execute ``cell`` in the user namespace; the top-level functions it defines."""
         shell = self.ip
-        source = cell_source(cell, shell.transform_cell(cell))
+        parsed = _PARSED.pop(cell, None)
+        source, tree = parsed if parsed is not None else parse_cell(shell, cell)
         # The source is cached under the running cell's number so that the
         # tasks' tracebacks show this cell's lines, labelled "Cell In[n]"
         # (``cell_source`` keeps the line numbers the cell's own).
@@ -385,7 +408,6 @@ class DagronMagics(Magics):
         if number is None:  # called outside run_cell, e.g. run_cell_magic()
             number = shell.execution_count
         filename = shell.compile.cache(source, number, raw_code=cell)
-        tree = shell.compile.ast_parse(source, filename=filename)
         defined = top_level_functions(tree)
         code = shell.compile(tree, filename, "exec")
         exec(code, shell.user_global_ns, shell.user_ns)

@@ -27,9 +27,7 @@ cell finds them; the replayed values are not cached twice.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from types import CodeType
 from typing import Any
 
 from dagron_nb.core.results import ExecutionResult
@@ -61,22 +59,9 @@ def rerun_tasks(result: ExecutionResult) -> dict[str, Callable[[], Any] | None]:
 def _without_capture(task: Callable[..., Any] | None) -> Callable[..., Any] | None:
     """``task`` without the wrapper the last run's ``OutputCapture`` put around it
     (a user's own ``functools.wraps`` decorator stays)."""
-    if getattr(task, "__code__", None) in _capture_codes():
-        return getattr(task, "__wrapped__", task)
-    return task
+    from dagron_nb.execution.capture import without_capture
 
-
-@functools.cache
-def _capture_codes() -> frozenset[CodeType]:
-    """The code objects of ``OutputCapture.wrap``'s wrappers (sync and async)."""
-    from dagron_nb.execution.capture import OutputCapture
-
-    async def probe_async() -> None:
-        return None
-
-    probe = OutputCapture()
-    wrappers = (probe.wrap("probe", lambda: None), probe.wrap("probe", probe_async))
-    return frozenset(w.__code__ for w in wrappers)
+    return None if task is None else without_capture(task)
 
 
 def _returning(value: Any) -> Callable[[], Any]:

@@ -33,8 +33,11 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-#: Bars are labelled with node names up to this many bars (beyond, they are noise).
-LABEL_LIMIT = 40
+#: Bars are labelled with node names up to this many bars (beyond, they are noise);
+#: a name is shortened to fit its bar, or left out, so labels never overlap.
+LABEL_LIMIT = 100
+_LABEL_CHARS = 24  # longest label, in characters
+_LABEL_PAD = 2.0  # pixels kept free at each end of a bar
 #: Outline of critical-path bars and colour of the links between them.
 CRITICAL_COLOR = "#111827"
 #: Lane of a node that ran without a recorded worker (hand-built results).
@@ -108,16 +111,11 @@ def timeline(
             gid=f"lane-{row}",
         )
     if labels if labels is not None else len(bars) <= LABEL_LIMIT:
-        for i, start, stop in bars:
-            ax.text(
-                (start + stop) / 2,
-                lane_of[worker_of[i]],
-                result.names[i] if len(result.names[i]) <= 24 else result.names[i][:23] + "…",
-                ha="center",
-                va="center",
-                fontsize=8,
-                clip_on=True,
-            )
+        _label_bars(
+            fig,
+            ax,
+            [(result.names[i], start, stop, lane_of[worker_of[i]]) for i, start, stop in bars],
+        )
 
     handles = [
         patches.Patch(facecolor=STATUS_COLORS[status], edgecolor="#4b5563", label=status.value)
@@ -161,6 +159,52 @@ def timeline(
     _show_figures_inline(figure_module.Figure)
     figure: Figure = fig
     return figure
+
+
+def _label_bars(fig: Figure, ax: Axes, bars: list[tuple[str, float, float, int]]) -> None:
+    """Write each bar's node name into it, shortened with "…" to fit; a name
+    that does not fit even so, or would touch a label already placed, is left
+    out. Sizes are measured after the figure's layout is done, in the pixels
+    it is drawn with (at any other dpi text and bars scale alike)."""
+    texts = [
+        ax.text((start + stop) / 2, row, name, ha="center", va="center", fontsize=8)
+        for name, start, stop, row in bars
+    ]
+    fig.draw_without_rendering()  # final layout: the axes' size in pixels is known now
+    to_pixels = ax.transData.transform
+    placed: list[Any] = []
+    for text, (name, start, stop, row) in zip(texts, bars):
+        (left, _), (right, _) = to_pixels([(start, row), (stop, row)])
+        room = abs(right - left) - 2 * _LABEL_PAD
+        if not _fit_text(text, name, room):
+            text.remove()
+            continue
+        box = text.get_window_extent()
+        if any(box.overlaps(other) for other in placed):
+            text.remove()
+            continue
+        placed.append(box)
+
+
+def _fit_text(text: Any, name: str, room: float) -> bool:
+    """Shorten ``text`` (showing ``name``) until it is at most ``room`` pixels wide."""
+    if len(name) > _LABEL_CHARS:
+        name = name[: _LABEL_CHARS - 1] + "…"
+    text.set_text(name)
+    if text.get_window_extent().width <= room:
+        return True
+    low, high = 0, len(name) - 1  # longest prefix (plus "…") that fits: binary search
+    while low < high:
+        mid = (low + high + 1) // 2
+        text.set_text(name[:mid] + "…")
+        if text.get_window_extent().width <= room:
+            low = mid
+        else:
+            high = mid - 1
+    if low == 0:
+        return False
+    text.set_text(name[:low] + "…")
+    return True
 
 
 def _show_figures_inline(figure_class: type) -> None:

@@ -161,3 +161,17 @@ def test_two_capturing_runs_at_once_keep_apart() -> None:
         "2": "from run 2\n",
     }
     assert sys.stdout is before
+
+
+def test_an_async_def_task_on_threads_and_a_lambda_returning_a_coroutine() -> None:
+    async def fetch() -> str:
+        print("fetching")
+        return "page"
+
+    dag = dagron.DAG().add_nodes(["own_loop", "via_lambda"])
+    result = dagron.DAGExecutor(dag, callbacks=OutputCapture()).execute(
+        {"own_loop": _async_task, "via_lambda": lambda: fetch()}
+    )
+    assert result["own_loop"].result == "done"
+    assert result["via_lambda"].result == "page"
+    assert result.captured_output == {"own_loop": "awaited\n", "via_lambda": "fetching\n"}

@@ -343,6 +343,37 @@ def test_pipeline_failure_on_dask_skips_the_consumer(client: Any) -> None:
     assert isinstance(result["source"].error, KeyError)
 
 
+# -- the result cache -------------------------------------------------------------------
+@task
+def cached_root() -> int:
+    return 20
+
+
+@task
+def cached_child(cached_root: int) -> int:
+    return cached_root + 1
+
+
+def test_with_a_cache_unchanged_nodes_never_reach_the_cluster(client: Any) -> None:
+    from dagron_nb.execution.cache import ResultCache
+
+    cache = ResultCache()
+    pipeline = Pipeline([cached_root, cached_child])
+    first = pipeline.execute_dask(client=client, cache=cache)
+    assert statuses(first) == {"cached_root": S.COMPLETED, "cached_child": S.COMPLETED}
+    assert first.outputs() == {"cached_root": 20, "cached_child": 21}
+    second = pipeline.execute_dask(client=client, cache=cache)
+    assert statuses(second) == {"cached_root": S.CACHE_HIT, "cached_child": S.CACHE_HIT}
+    assert second.outputs() == {"cached_root": 20, "cached_child": 21}
+    assert second.cache_hits == 2
+    assert all(worker is None for worker in second.workers)  # nothing went to a worker
+    # a refresh runs the root again; its successor runs with it (early cutoff needs
+    # the root's value first, which only the cluster has when the graph is sent)
+    third = pipeline.execute_dask(client=client, cache=cache, refresh_cache=["cached_root"])
+    assert statuses(third) == {"cached_root": S.COMPLETED, "cached_child": S.COMPLETED}
+    assert third.outputs() == {"cached_root": 20, "cached_child": 21}
+
+
 # -- deadlines and cancellation ----------------------------------------------------------
 def test_global_timeout_with_a_stuck_task(client: Any, recorder: Any, stuck: None) -> None:
     dag = dagron.DAG.builder().add_edge("stuck", "after").add_node("quick").build()

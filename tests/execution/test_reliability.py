@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
 import signal
 import threading
@@ -57,12 +58,36 @@ def all_terminal(result: ExecutionResult) -> bool:
 
 
 def guarded(coro: Any) -> Any:
-    """asyncio.run with a hang guard: a run that never returns fails the test."""
+    """asyncio.run with a hang guard: a run that never returns fails the test.
 
-    async def main() -> Any:
-        return await asyncio.wait_for(coro, PATIENCE)
+    What ``coro`` raises is caught inside and re-raised outside the loop: on
+    CPython 3.11 a KeyboardInterrupt or SystemExit escaping an asyncio Task
+    leaves the interpreter's recursion count off, and later ``ast.parse`` calls
+    (pytest's assertion rewriting) fail.
+    """
 
-    return asyncio.run(main())
+    async def main() -> tuple[bool, Any]:
+        task = asyncio.current_task()
+        assert task is not None
+        guard = asyncio.get_running_loop().call_later(PATIENCE, task.cancel)
+        try:
+            return True, await coro
+        except BaseException as exc:
+            return False, exc
+        finally:
+            guard.cancel()
+
+    ok, value = asyncio.run(main())
+    if not ok:
+        raise value
+    return value
+
+
+def run_guarded(runner: Runner, dag: DAG, tasks: dict[str, Any], **options: Any) -> Any:
+    """``runner.execute``, with ``guarded`` for the async executor."""
+    if runner.kind == "async":
+        return guarded(AsyncDAGExecutor(dag, **options).execute(tasks))
+    return runner.execute(dag, tasks, **options)
 
 
 class Custom(BaseException):
@@ -127,7 +152,7 @@ def test_a_callback_raising_system_exit_does_not_wait_for_running_tasks(
     began = time.perf_counter()
     tasks = {"a": lambda: 1, "b": lambda: 2, "stuck": lambda: release.wait(PATIENCE * 2)}
     with pytest.raises(SystemExit) as info:
-        runner.execute(dag, tasks, callbacks=Exits(), max_workers=2)
+        run_guarded(runner, dag, tasks, callbacks=Exits(), max_workers=2)
     assert time.perf_counter() - began < PATIENCE
     result = info.value.result  # type: ignore[attr-defined]
     assert result["stuck"].status is S.CANCELLED
@@ -201,7 +226,8 @@ def test_ctrl_c_under_asyncio_run_carries_the_result() -> None:
     executor = AsyncDAGExecutor(dag, max_workers=1)
     began = time.perf_counter()
     with pytest.raises(KeyboardInterrupt) as info:
-        asyncio.run(executor.execute({"sleeper": sleeper, "after": quick, "done": quick}))
+        # guarded() runs it under asyncio.run, whose own SIGINT handler is in place
+        guarded(executor.execute({"sleeper": sleeper, "after": quick, "done": quick}))
     assert time.perf_counter() - began < PATIENCE
     result = info.value.result  # type: ignore[attr-defined]
     assert result is executor.last_result
@@ -379,3 +405,51 @@ def test_names_of_partials_and_callable_objects_are_stable() -> None:
     pipeline = Pipeline([functools.partial(scale, factor=3), Loader()])
     assert pipeline.task_names == ["scale", "Loader"]
     assert Pipeline([Loader()]).task_names == Pipeline([Loader()]).task_names
+
+
+# -- 7. a loop-blocking async task is reported ------------------------------------------
+def test_an_async_task_blocking_the_loop_is_reported_by_name(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def blocker() -> str:
+        await asyncio.sleep(0)
+        time.sleep(0.15)  # blocks the loop: nothing can interrupt it
+        return "done"
+
+    dag = DAG().add_nodes(["blocker"])
+    with caplog.at_level(logging.WARNING, logger="dagron_nb"):
+        result = guarded(AsyncDAGExecutor(dag).execute({"blocker": blocker}))
+    assert result["blocker"].result == "done"
+    (message,) = [
+        r.getMessage() for r in caplog.records if "blocked the event loop" in r.getMessage()
+    ]
+    assert "task 'blocker' blocked the event loop for 0.1" in message
+
+
+# -- 15. quick plain functions on the async executor skip the thread hand-off -------------
+def test_async_quick_plain_functions_run_on_the_loop_after_one_timed_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dagron_nb.execution import loopwatch
+
+    monkeypatch.setattr(loopwatch, "INLINE_BUDGET", 10.0)  # every call counts as quick
+    where: list[str] = []
+    names = [f"n{i}" for i in range(20)]
+    dag = DAG.builder().add_nodes(names).add_edges(list(itertools.pairwise(names))).build()
+    tasks = dict.fromkeys(names, lambda: where.append(threading.current_thread().name))
+    result = guarded(AsyncDAGExecutor(dag).execute(tasks))
+    assert result.succeeded == 20
+    assert where[0].startswith("dagron-async-sync-")  # the first call is timed on a thread
+    assert set(where[1:]) == {threading.current_thread().name}  # the rest on the loop
+
+
+def test_async_slow_plain_functions_stay_on_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagron_nb.execution import loopwatch
+
+    monkeypatch.setattr(loopwatch, "INLINE_BUDGET", 0.0)  # every call counts as slow
+    where: list[str] = []
+    names = [f"n{i}" for i in range(5)]
+    dag = DAG.builder().add_nodes(names).add_edges(list(itertools.pairwise(names))).build()
+    tasks = dict.fromkeys(names, lambda: where.append(threading.current_thread().name))
+    guarded(AsyncDAGExecutor(dag).execute(tasks))
+    assert all(name.startswith("dagron-async-sync-") for name in where)

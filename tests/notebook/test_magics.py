@@ -851,3 +851,14 @@ def test_show_output_shows_it_as_well(shell: Any, capsys: pytest.CaptureFixture[
     assert "using 1\n" in out
     assert "slow disk\n" in err
     assert shell.user_ns["r"].captured_output["use"] == "using 1\n"
+
+
+def test_ipython_syntax_in_a_cell_still_works_at_the_right_lines(
+    shell: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cell = "%%dagron --no-live --no-raise\n\ndef a():\n    out = !echo hi\n    return out[0]\n"
+    cell += "def b(a):\n    raise KeyError(a)\n"
+    info = shell.run_cell(cell, store_history=True)
+    assert info.success
+    assert shell.user_ns[DEFAULT_RESULT_VAR]["a"].result == "hi"
+    assert f"Cell In[{info.execution_count}], line 7, in b" in capsys.readouterr().err

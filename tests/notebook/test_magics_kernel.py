@@ -105,10 +105,13 @@ def test_a_syntax_error_is_a_plain_syntax_error_at_the_cells_line(tmp_path: Path
 
 # -- interrupting a run in a kernel --------------------------------------------------
 SETUP = """\
-import threading
+import time
 class NoticeCancel:
     def on_node_cancel(self, name):
         print("cancel seen:", name, flush=True)  # tells the test the first interrupt landed
+        # still handling the first interrupt when the second comes: it must be taken
+        # as the second all the same, not escape the executor
+        time.sleep(2)
 notice = NoticeCancel()
 """
 

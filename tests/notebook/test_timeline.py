@@ -283,3 +283,39 @@ def test_critical_path_picture_through_a_taskless_node(tmp_path: object) -> None
     path = pathlib.Path(str(tmp_path)) / "critical.svg"
     picture.save(path)
     assert path.read_text(encoding="utf-8") == picture.svg
+
+
+def test_labels_never_overlap_at_50_nodes() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    # 50 nodes on 4 workers: long and short names, long and very short bars
+    dag = DAG().add_nodes([f"node_{i}_" + "x" * (i % 7) * 3 for i in range(50)])
+    runs: dict[str, tuple[float, float, str | None, NodeStatus]] = {}
+    ends = [0.0] * 4
+    for i, name in enumerate(dag.nodes()):
+        lane = i % 4
+        length = 0.02 if i % 3 == 0 else 0.3 + (i % 5) * 0.2
+        runs[name] = (ends[lane], ends[lane] + length, f"w{lane}", NodeStatus.COMPLETED)
+        ends[lane] += length
+    result = synthetic_result(dag, runs)
+    fig = timeline(result, critical_path=False, labels=True)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    ax = fig.axes[0]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in ax.texts]
+    assert len(boxes) >= 25  # most names are written (some shortened), not all dropped
+    for k, (text, box) in enumerate(boxes):
+        for other_text, other in boxes[k + 1 :]:
+            assert not box.overlaps(other), (text, other_text)
+    # and each label lies within its own bar (the bar of its lane around its centre)
+    lanes = [t.get_text() for t in ax.get_yticklabels()]
+    for text in ax.texts:
+        x, row = text.get_position()
+        ((start, stop),) = [
+            (s, f) for s, f, w, _ in runs.values() if w == lanes[round(row)] and s < x < f
+        ]
+        box = text.get_window_extent(renderer)
+        left, right = ax.transData.transform([(start, 0), (stop, 0)])[:, 0]
+        assert left <= box.x0
+        assert box.x1 <= right
