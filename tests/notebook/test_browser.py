@@ -163,6 +163,59 @@ def plot(clean):
 def report(stats, plot):
     return stats, plot
 """
+CACHE_NOTEBOOK = "dagron_cache.ipynb"
+CACHE_CELL = """\
+%%dagron -w 2 -n cache-rerun
+import time
+
+def load():
+    time.sleep(0.6)
+    return [1, 2, 3]
+
+def clean(load):
+    time.sleep(0.6)
+    return [x * 2 for x in load]
+
+def stats(clean):
+    time.sleep(0.6)
+    return sum(clean)
+
+def plot(clean):
+    time.sleep(0.6)
+    return len(clean)
+
+def report(stats, plot):
+    time.sleep(0.6)
+    return stats, plot
+"""
+# the user's edit: `plot` returns something else; everything else stays as it was
+EDITED_CELL = CACHE_CELL.replace("return len(clean)", "return max(clean)")
+CACHED = ("load", "clean", "stats")
+RERUN = ("plot", "report")  # the edited node and what depends on it
+# Every status change of a node drawn after it is installed, in order, with its
+# fill: [node, status, fill].
+ORDER_RECORDER = """
+() => {
+  window.__dagronLog = [];
+  const last = new WeakMap();
+  const before = new WeakSet(document.querySelectorAll("g.dagron-node")); // earlier runs'
+  const record = () => {
+    for (const g of document.querySelectorAll("g.dagron-node")) {
+      const shape = g.querySelector("path, polygon, ellipse");
+      const status = g.getAttribute("data-status");
+      if (shape && !before.has(g) && last.get(g) !== status) {
+        last.set(g, status);
+        const name = g.getAttribute("data-node");
+        window.__dagronLog.push([name, status, getComputedStyle(shape).fill]);
+      }
+    }
+  };
+  new MutationObserver(record).observe(document.body, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["data-status"],
+  });
+  record();
+}
+"""
 RECONNECT_NOTEBOOK = "dagron_reconnect.ipynb"
 RECONNECT_CELL = """\
 %%dagron -n reconnect
@@ -282,6 +335,7 @@ def lab(prerequisites: None, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     _write_notebook(root / INTERRUPT_NOTEBOOK, ["%load_ext dagron_nb", INTERRUPT_CELL])
     _write_notebook(root / DARK_NOTEBOOK, ["%load_ext dagron_nb", DARK_CELL])
     _write_notebook(root / RECONNECT_NOTEBOOK, ["%load_ext dagron_nb", RECONNECT_CELL])
+    _write_notebook(root / CACHE_NOTEBOOK, ["%load_ext dagron_nb", CACHE_CELL])
     _lab_settings(base / "config")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     log = OUTPUT / "jupyterlab.log"
@@ -743,3 +797,92 @@ def test_a_tab_closed_during_the_run_shows_the_final_picture_when_reopened(
         raise
     finally:
         _close(lab, page)
+
+
+def _edit_cell(page: Page, cell: Locator, source: str) -> None:
+    """Replace the cell's text the way a user does: click into its editor, select
+    all, type the new text (inserted as is: no auto-indent or auto-brackets)."""
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(source)
+    page.wait_for_function(
+        "([el, want]) => el.cmView.view.state.doc.toString() === want",
+        arg=[cell.locator(".cm-content").element_handle(), source],
+    )
+
+
+def _rerun_cell(page: Page, cell: Locator) -> None:
+    """Shift+Enter in the cell's editor; wait until its prompt changed from the last run's."""
+    prompt = cell.locator(".jp-InputPrompt")
+    before = prompt.inner_text()
+    page.keyboard.press("Shift+Enter")
+    page.wait_for_function(
+        "([p, before]) => p.textContent !== before && /\\[(\\*|\\d+)\\]/.test(p.textContent)",
+        arg=[prompt.element_handle(), before],
+        timeout=10_000,
+    )
+
+
+@pytest.mark.timeout(180)
+def test_an_edited_cell_reruns_only_the_edited_subgraph(lab: Lab, browser: Browser) -> None:
+    from dagron_nb.notebook.render import STATUS_COLORS
+
+    page, cells = _open(lab, browser, CACHE_NOTEBOOK)
+    cell = cells.nth(1)
+    widget = cell.locator(".dagron-live")
+    try:
+        _run_cell(page, cells.nth(0))
+        _run_cell(page, cell)
+        for name in CACHED + RERUN:  # the first run computes everything
+            _wait_status(widget, name, "completed")
+        page.wait_for_function(
+            "(el) => el.textContent === 'finished'",
+            arg=widget.locator(".dagron-phase").element_handle(),
+        )
+        _edit_cell(page, cell, EDITED_CELL)
+        page.evaluate(ORDER_RECORDER)  # from here on: the second run only
+        started = time.monotonic()
+        _rerun_cell(page, cell)
+        for name in RERUN:
+            _wait_status(widget, name, "completed")
+        output = cell.locator(".jp-OutputArea")
+        output.get_by_text("3 from cache, 2 ran").wait_for()
+        elapsed = time.monotonic() - started
+        log: list[list[str]] = page.evaluate("window.__dagronLog")
+        titles = {
+            name: _node(widget, name).locator("title").text_content() or "" for name in CACHED
+        }
+        fills = {
+            name: page.evaluate(
+                "(g) => getComputedStyle(g.querySelector('path, polygon, ellipse')).fill",
+                _node(widget, name).element_handle(),
+            )
+            for name in CACHED + RERUN
+        }
+        summary = output.inner_text()
+    except Exception:
+        _failure_shot(page, "cache_rerun")
+        raise
+    finally:
+        _close(lab, page)
+    print(f"the edited cell re-ran in {elapsed:.1f} s")
+
+    cyan = _rgb(STATUS_COLORS[NodeStatus.CACHE_HIT])
+    seen = [(node, status) for node, status, _ in log]
+    first = {entry: seen.index(entry) for entry in dict.fromkeys(seen)}
+    for name in CACHED:  # from the cache, cyan, never run
+        assert (name, "cache-hit") in first, (name, log)
+        assert (name, "running") not in first, (name, log)
+        assert fills[name] == cyan, (name, fills)
+        assert all(
+            fill == cyan for node, status, fill in log if (node, status) == (name, "cache-hit")
+        )
+        assert "from cache" in titles[name], titles[name]
+        # at once: cyan before the edited node has finished running
+        assert first[(name, "cache-hit")] < first[("plot", "completed")], log
+    completed = _rgb(STATUS_COLORS[NodeStatus.COMPLETED])
+    for name in RERUN:  # the edited node and its descendant ran again
+        assert first[(name, "running")] < first[(name, "completed")], (name, log)
+        assert (name, "cache-hit") not in first, (name, log)
+        assert fills[name] == completed, (name, fills)
+    assert "3 from cache, 2 ran" in summary, summary
