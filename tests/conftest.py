@@ -1,14 +1,22 @@
-"""Fixtures shared by the front-door tests (packaging, Binder)."""
+"""Fixtures shared by the front-door tests (packaging, Binder), and the session's SIGINT."""
 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# A command started in the background of a non-interactive shell (`make test &`, some CI
+# runners) inherits SIGINT as ignored, and Python then leaves it ignored: Ctrl-C and
+# `_thread.interrupt_main()` do nothing. The interrupt tests check what a user at a
+# terminal or in a kernel gets, so the session runs with Python's default handler.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -267,7 +267,9 @@ class LiveDAG(AnyWidget):  # type: ignore[misc]  # anywidget is untyped
             self._svg = svg
             final_due, self._final_due = self._final_due, False
             with self.hold_sync():
-                if self._viewed or not final_due:  # else only the static picture needs it
+                # a run that ended before its layout publishes the static picture in
+                # the outputs show() made; with none, the widget is the only picture
+                if self._viewed or not final_due or not self._display_ids:
                     self.svg = svg
                 self.view = view
                 self.note = note

@@ -419,6 +419,32 @@ def test_nasty_names_survive_traits_and_json(nasty_dag: dagron.DAG, nasty_names:
     assert state["title"] == "<b>title</b>"
 
 
+def test_a_layout_after_the_run_still_reaches_a_widget_shown_nowhere_else(
+    dot: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run that ends before Graphviz does: with no show() outputs to put a static
+    # picture in, the svg trait is the only picture there is, so it must be sent
+    # (it used to be left out, which made the test below fail on a busy machine).
+    laid_out = render.layout_svg
+    go = threading.Event()
+
+    def slow_layout(dag: dagron.DAG, **kwargs: Any) -> str:
+        assert go.wait(PATIENCE)
+        return laid_out(dag, **kwargs)
+
+    monkeypatch.setattr(render, "layout_svg", slow_layout)
+    dag = dagron.DAG.builder().add_edge("a", "b").build()
+    live = LiveDAG(dag)
+    svgs: list[str] = []
+    live.observe(lambda ch: svgs.append(ch["new"]), names="svg")
+    result = dagron.DAGExecutor(dag, callbacks=live).execute({"a": int, "b": int})
+    assert result.succeeded == 2
+    go.set()
+    assert live.wait_for_layout(PATIENCE)
+    assert live.view == "graph"
+    assert len([s for s in svgs if s]) == 1
+
+
 def test_layout_arrives_once_in_the_background(dot: None, picture_nodes: Any) -> None:
     dag = mixed_dag()
     live = LiveDAG(dag)
