@@ -118,15 +118,22 @@ def slow():
     time.sleep(6)
     return "late"
 """
-CANCEL_CELL = """\
+CANCEL_GO = "cancel-go"  # the test creates this file (in the notebook's folder) to end the tasks
+CANCEL_CELL = f"""\
 %%dagron -w 2 -n cancel-test
-import time
+import os, time
+
+def _until_go():
+    # running until the test has read the "cancelling" header: no race with a load spike
+    deadline = time.monotonic() + 60
+    while not os.path.exists({CANCEL_GO!r}) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 def first():
-    time.sleep(3)
+    _until_go()
 
 def second():
-    time.sleep(3)
+    _until_go()
 
 def third(first):
     return 3
@@ -647,6 +654,7 @@ def test_cancel_button_lets_running_tasks_finish_and_cancels_the_rest(
             "(el) => el.textContent.startsWith('cancelling')", arg=phase.element_handle()
         )
         assert phase.inner_text() == "cancelling: waiting for 2 running tasks: first, second"
+        (lab.root / CANCEL_GO).touch()
         for name in ("first", "second"):  # running tasks finish
             _wait_status(widget, name, "completed")
         for name in ("third", "fourth"):
