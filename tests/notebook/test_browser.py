@@ -650,10 +650,12 @@ def test_cancel_button_lets_running_tasks_finish_and_cancels_the_rest(
         widget.screenshot(path=str(SCREENSHOTS / "live-midrun.png"))
         widget.locator("button.dagron-cancel").click()
         phase = widget.locator(".dagron-phase")
+        # the button shows "cancelling…" at once; the kernel's own text follows
+        expected = "cancelling: waiting for 2 running tasks: first, second"
         page.wait_for_function(
-            "(el) => el.textContent.startsWith('cancelling')", arg=phase.element_handle()
+            "([el, text]) => el.textContent === text", arg=[phase.element_handle(), expected]
         )
-        assert phase.inner_text() == "cancelling: waiting for 2 running tasks: first, second"
+        assert phase.inner_text() == expected
         (lab.root / CANCEL_GO).touch()
         for name in ("first", "second"):  # running tasks finish
             _wait_status(widget, name, "completed")
