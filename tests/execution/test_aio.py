@@ -8,7 +8,6 @@ import functools
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -288,16 +287,6 @@ def test_cancelling_the_execute_task_cancels_everything_and_keeps_the_result() -
     assert result["sleeper"].reason == "interrupted while running"
     assert result["after"].status is S.CANCELLED
     assert result["after"].reason == "interrupted: the run was cancelled"
-
-
-@pytest.fixture
-def default_sigint() -> Iterator[None]:
-    before = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
 
 
 @pytest.mark.usefixtures("default_sigint")

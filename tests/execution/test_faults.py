@@ -21,10 +21,8 @@ from __future__ import annotations
 import _thread
 import asyncio
 import random
-import signal
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -187,16 +185,6 @@ def _raiser(name: str) -> Any:
         raise ValueError(f"task {name} fails")
 
     return fail
-
-
-@pytest.fixture
-def default_sigint() -> Iterator[None]:
-    before = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
 
 
 def dagron_threads() -> set[threading.Thread]:

@@ -14,7 +14,6 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -35,17 +34,6 @@ if TYPE_CHECKING:
 S = NodeStatus
 PATIENCE = 5.0
 TERMINAL = {S.COMPLETED, S.FAILED, S.SKIPPED, S.TIMED_OUT, S.CANCELLED, S.CACHE_HIT}
-
-
-@pytest.fixture
-def default_sigint() -> Iterator[None]:
-    """Ctrl-C tests need Python's own SIGINT handler, and must leave it as they found it."""
-    before = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
 
 
 def ctrl_c() -> None:

@@ -6,7 +6,6 @@ import itertools
 import os
 import signal
 import threading
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -22,17 +21,6 @@ PATIENCE = 5.0
 
 def worker_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("dagron-worker-")]
-
-
-@pytest.fixture
-def default_sigint() -> Iterator[None]:
-    """Ctrl-C tests need Python's own SIGINT handler, and must leave it as they found it."""
-    before = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, before)
 
 
 def ctrl_c() -> None:
