@@ -113,6 +113,10 @@ class Run:
         refresh_cache: bool | Collection[str] = False,
         outputs: Collection[str] | None = None,
     ) -> None:
+        #: when the setup began: ``begin()`` measures ``setup_seconds`` from here
+        self.created = time.perf_counter()
+        #: checking the input and building the run's state, up to ``begin()``
+        self.setup_seconds = 0.0
         if not isinstance(dag, DAG):
             raise ConfigurationError(f"expected a dagron_nb DAG, got {type(dag).__name__}")
         self.dag = dag.snapshot()
@@ -215,6 +219,7 @@ class Run:
     # -- lifecycle ---------------------------------------------------------------
     def begin(self) -> None:
         self.t0 = time.perf_counter()
+        self.setup_seconds = self.t0 - self.created
         if self.trace is not None:
             self.trace.record(TraceEventType.RUN_STARTED, None, 0.0)
         self.fanout.call(self.fanout.run_start, self.dag)
@@ -385,6 +390,7 @@ class Run:
             workers=self.workers,
             reasons=list(self.sched.reason),
             total_duration_seconds=total,
+            setup_seconds=self.setup_seconds,
             trace=self.trace,
             sizes=self.keeper.sizes if self.keeper is not None else None,
             tasks=self.tasks,

@@ -338,8 +338,8 @@ def test_index_matches_the_graph_and_is_cached() -> None:
     assert index is dag.index()
     assert index.names == ["a", "b", "c", "d"]
     assert index.position == {"a": 0, "b": 1, "c": 2, "d": 3}
-    assert index.succ == [[1, 2], [3], [3], []]
-    assert index.pred == [[], [0], [0], [1, 2]]
+    assert index.succ == [(1, 2), (3,), (3,), ()]
+    assert index.pred == [(), (0,), (0,), (1, 2)]
     assert index.topo == [0, 1, 2, 3]
     dag.add_node("e")
     assert dag.index() is not index
