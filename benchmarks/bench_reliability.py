@@ -4,7 +4,7 @@
    that spin in a pure-Python loop (holding the GIL) until told to stop, run with
    ``max_workers=n`` and ``timeout=0.2``; lateness = when ``execute`` returned
    (for asyncio: when the ``execute`` coroutine returned, before ``asyncio.run``
-   tears its loop down) minus 0.2 s. p50 / p99 over the repeats, for
+   tears its loop down) minus 0.2 s. p50 / p99 over the repeats (50 by default), for
    ``DAGExecutor`` and ``AsyncDAGExecutor`` (plain callables, on its threads),
    against the same runs with the switch interval left alone ("baseline": what
    ``wakeup.SwitchInterval`` improves on). Target: p99 <= 50 ms.
@@ -17,7 +17,7 @@
    functions, microseconds per node, against the same chain on ``DAGExecutor``
    and a chain of ``async def`` no-ops on ``AsyncDAGExecutor``. Best of the repeats.
 
-    python -m benchmarks.bench_reliability [--repeats 20] [--nodes 1000000]
+    python -m benchmarks.bench_reliability [--repeats 50] [--nodes 1000000]
 """
 
 from __future__ import annotations
@@ -215,28 +215,28 @@ def sync_on_async_section(repeats: int, n: int = 20_000) -> str:
 
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=20, help="runs per lateness figure")
+    parser.add_argument("--repeats", type=int, default=50, help="runs per lateness figure")
     parser.add_argument("--nodes", type=int, default=1_000_000, help="chain length for memory")
     parser.add_argument("--no-write", action="store_true", help="print only, keep RESULTS.md")
     args = parser.parse_args(argv)
     lateness, late_ok = lateness_section(args.repeats)
     memory, memory_ok = memory_section(args.nodes)
     sync = sync_on_async_section(max(3, args.repeats // 5))
-    extra = "" if (args.repeats, args.nodes) == (20, 1_000_000) else f" {' '.join(argv or [])}"
+    extra = "" if (args.repeats, args.nodes) == (50, 1_000_000) else f" {' '.join(argv or [])}"
     body = f"""## Reliability: deadline lateness, memory per node, sync tasks on asyncio (`bench_reliability`)
 
 Machine: {machine()}
 Command: `python -m benchmarks.bench_reliability{extra}` (also run by `python -m benchmarks.run_all`)
 
-The machine is shared (seven helpers on 2 cores, load average around 10 while this
-ran), so the OS often keeps a woken thread off the CPU for tens of milliseconds:
-read p99 figures as upper bounds of what the executor adds.
+On a loaded machine the OS keeps a woken thread off the CPU for tens of
+milliseconds at times: read p99 figures as upper bounds of what the executor adds.
 
 ### Deadline lateness with GIL-bound tasks ({args.repeats} runs each, timeout 0.2 s)
 
 How late `execute` returns after its deadline while `n` tasks spin in pure
 Python. "baseline" is the same run with the GIL switch interval left at 5 ms
-(`wakeup.SwitchInterval` lowers it to 0.5 ms from 0.1 s before a deadline).
+(`wakeup.SwitchInterval` lowers it to 0.5 ms from 1 s before a deadline, so here
+for the whole run).
 
 {lateness}
 

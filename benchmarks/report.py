@@ -40,10 +40,14 @@ the machine and the date. Every script rewrites only its own section, between it
 def machine() -> str:
     """One line describing where the figures were measured."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        load = f"load average {os.getloadavg()[0]:.1f} at the start"
+    except OSError:  # not offered on this platform
+        load = "load average unknown"
     return (
         f"{os.cpu_count()} cores (nproc), Python {platform.python_version()} "
         f"({platform.python_implementation()}), {platform.system()} {platform.machine()}, "
-        f"dagron_nb {dagron_nb.__version__}, {now}"
+        f"dagron_nb {dagron_nb.__version__}, {now}, {load}"
     )
 
 

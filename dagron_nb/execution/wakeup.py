@@ -7,6 +7,12 @@ again, and with several pure-Python tasks competing the run returned 100-400 ms
 late. While a deadline is near (``LEAD`` seconds ahead, or passed and being
 handled), ``SwitchInterval`` lowers the interval to ``FAST``; the last run to
 let go restores the interval it found. Runs without deadlines never touch it.
+
+``LEAD`` is a whole second because lowering the interval needs the GIL too: the
+waiting thread wakes ``LEAD`` early to do it, and at the default interval that
+wake was itself 50-200 ms late with eight spinning tasks, sometimes past a
+deadline 0.1 s away. A second of 0.5 ms switching costs GIL-bound tasks about
+3% of their speed, and only while a deadline is that close.
 """
 
 from __future__ import annotations
@@ -14,9 +20,9 @@ from __future__ import annotations
 import sys
 import threading
 
-#: how long before a deadline the interval is lowered (the wake-up itself may be
-#: late by a few switch intervals when tasks hold the GIL)
-LEAD = 0.1
+#: how long before a deadline the interval is lowered (the wake-up that lowers it
+#: may itself be late by tens of default switch intervals when tasks hold the GIL)
+LEAD = 1.0
 #: the switch interval near a deadline, in seconds
 FAST = 0.0005
 
