@@ -8,6 +8,9 @@
    ``DAGExecutor`` and ``AsyncDAGExecutor`` (plain callables, on its threads),
    against the same runs with the switch interval left alone ("baseline": what
    ``wakeup.SwitchInterval`` improves on). Target: p99 <= 50 ms.
+   *Under faults*: random small DAGs whose tasks fail, hang, spin or swallow
+   cancellation and whose callbacks raise or are slow, run to a 0.2 s deadline;
+   the same lateness, less the slow callbacks' time after the deadline.
 2. *Memory per node* of a chain of no-op tasks without tracing (1,000,000 nodes
    by default), in a fresh child process: max RSS of the whole process after
    building the DAG and the task dict, and after ``execute``, divided by the
@@ -17,7 +20,7 @@
    functions, microseconds per node, against the same chain on ``DAGExecutor``
    and a chain of ``async def`` no-ops on ``AsyncDAGExecutor``. Best of the repeats.
 
-    python -m benchmarks.bench_reliability [--repeats 50] [--nodes 1000000]
+    python -m benchmarks.bench_reliability [--repeats 50] [--fault-runs 100] [--nodes 1000000]
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import statistics
 import subprocess
 import sys
@@ -37,7 +41,9 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python benchmarks/bench_reliability.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import functools
 import itertools
+import random
 
 from benchmarks.report import machine, table, verdict, write_section
 from dagron_nb import DAG, AsyncDAGExecutor, DAGExecutor
@@ -131,6 +137,130 @@ def lateness_section(repeats: int) -> tuple[str, bool]:
     return body, ok
 
 
+# -- 1b. lateness under faults --------------------------------------------------------
+FAULTY_BEHAVIOURS = ["ok", "ok", "fail", "hang", "spin", "swallow"]
+FAULTY_RAISES: list[type[BaseException]] = [ValueError, asyncio.CancelledError, RuntimeError]
+EVENTS = ["on_node_start", "on_node_complete", "on_node_error", "on_node_timeout"]
+EVENTS += ["on_node_cancel", "on_node_skip", "on_run_end"]
+SLOW_CALLBACK = 0.01
+
+
+class _FaultyCallbacks:
+    """Callbacks that raise or sleep at some events; they total the time they slept
+    after the deadline (``execute`` may add it to its lateness)."""
+
+    def __init__(self, rng: random.Random, deadline: list[float]) -> None:
+        self.deadline = deadline
+        self.slept_late = 0.0
+        picks = rng.sample(EVENTS, rng.randint(0, 3))
+        self.raising = {event: rng.choice(FAULTY_RAISES) for event in picks}
+        self.slow = set(rng.sample(EVENTS, rng.randint(0, 2)))
+        for event in EVENTS:
+            setattr(self, event, functools.partial(self._event, event))
+
+    def _event(self, event: str, *args: Any) -> None:
+        if event in self.slow:
+            time.sleep(SLOW_CALLBACK)
+            if time.perf_counter() > self.deadline[0]:
+                self.slept_late += SLOW_CALLBACK
+        if event in self.raising:
+            raise self.raising[event](f"injected into {event}")
+
+
+def _faulty_task(behaviour: str, stop: threading.Event, name: str) -> Callable[[], Any]:
+    if behaviour == "fail":
+
+        def fail() -> None:
+            raise ValueError(f"{name} fails")
+
+        return fail
+    if behaviour == "hang":
+        return lambda: stop.wait(10 * TIMEOUT)
+    if behaviour == "spin":
+        return _spinner(stop)
+    if behaviour == "swallow":
+
+        async def swallow() -> None:
+            while not stop.is_set():
+                try:
+                    await asyncio.sleep(0.02)
+                except asyncio.CancelledError:
+                    pass  # ignores every cancellation
+
+        return swallow
+    return lambda: name
+
+
+def faulty_lateness_ms(kind: str, seed: int) -> float | None:
+    """One random fault plan run to its 0.2 s deadline: ms after the deadline,
+    less the slow callbacks' sleep after it; None if the run ended before it."""
+    rng = random.Random(seed)
+    n = rng.randint(2, 8)
+    names = [f"n{i}" for i in range(n)]
+    dag = DAG().add_nodes(names)
+    for v in range(1, n):
+        for u in rng.sample(range(v), min(v, rng.randint(0, 2))):
+            dag.add_edge(names[u], names[v])
+    stop = threading.Event()
+    behaviours = [rng.choice(FAULTY_BEHAVIOURS) for _ in names]
+    behaviours[rng.randrange(n)] = "hang"  # the run surely reaches its deadline
+    tasks = {name: _faulty_task(b, stop, name) for name, b in zip(names, behaviours)}
+    deadline = [0.0]
+    callbacks = _FaultyCallbacks(rng, deadline)
+    workers = rng.choice([1, 2, 4])
+    try:
+        deadline[0] = time.perf_counter() + TIMEOUT
+        if kind == "threads":
+            result = DAGExecutor(dag, max_workers=workers, callbacks=callbacks).execute(
+                tasks, TIMEOUT
+            )
+            ended = time.perf_counter()
+        else:
+
+            async def main() -> tuple[Any, float]:
+                executor = AsyncDAGExecutor(dag, max_workers=workers, callbacks=callbacks)
+                done = await executor.execute(tasks, TIMEOUT)
+                return done, time.perf_counter()
+
+            result, ended = asyncio.run(main())
+    finally:
+        stop.set()
+    time.sleep(0.03)  # let abandoned tasks end before the next run
+    if ended < deadline[0]:
+        return None
+    assert all(status.value != "pending" for status in result.statuses)
+    return (ended - deadline[0] - callbacks.slept_late) * 1000
+
+
+def faulty_section(runs: int) -> tuple[str, bool]:
+    rows = []
+    ok = True
+    logging.disable(logging.ERROR)  # the injected callback errors are logged by design
+    try:
+        lateness = {
+            kind: [faulty_lateness_ms(kind, seed) for seed in range(runs)]
+            for kind in ("threads", "asyncio")
+        }
+    finally:
+        logging.disable(logging.NOTSET)
+    for kind, late in lateness.items():
+        values = [v for v in late if v is not None]
+        p99 = percentile(values, 0.99)
+        ok &= p99 <= TARGET_LATENESS_MS
+        rows.append(
+            [
+                kind,
+                len(values),
+                f"{statistics.median(values):.1f}",
+                f"{p99:.1f}",
+                f"{max(values):.1f}",
+                verdict(p99 <= TARGET_LATENESS_MS),
+            ]
+        )
+    body = table(["executor", "runs", "p50 ms", "p99 ms", "max ms", "target p99 <= 50 ms"], rows)
+    return body, ok
+
+
 # -- 2. memory per node ---------------------------------------------------------------
 CHILD = """
 import gc, json, resource, sys
@@ -217,12 +347,18 @@ def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=50, help="runs per lateness figure")
     parser.add_argument("--nodes", type=int, default=1_000_000, help="chain length for memory")
+    parser.add_argument("--fault-runs", type=int, default=100, help="random fault plans")
     parser.add_argument("--no-write", action="store_true", help="print only, keep RESULTS.md")
     args = parser.parse_args(argv)
     lateness, late_ok = lateness_section(args.repeats)
+    faulty, faulty_ok = faulty_section(args.fault_runs)
     memory, memory_ok = memory_section(args.nodes)
     sync = sync_on_async_section(max(3, args.repeats // 5))
-    extra = "" if (args.repeats, args.nodes) == (50, 1_000_000) else f" {' '.join(argv or [])}"
+    extra = (
+        ""
+        if (args.repeats, args.nodes, args.fault_runs) == (50, 1_000_000, 100)
+        else f" {' '.join(argv or [])}"
+    )
     body = f"""## Reliability: deadline lateness, memory per node, sync tasks on asyncio (`bench_reliability`)
 
 Machine: {machine()}
@@ -240,6 +376,17 @@ for the whole run).
 
 {lateness}
 
+### Deadline lateness under faults ({args.fault_runs} random plans per executor, timeout 0.2 s)
+
+Random DAGs of 2-8 nodes whose tasks succeed, fail, hang, spin in pure Python or
+(async) swallow their cancellation, one of them surely hanging; callbacks raise
+`ValueError`, `RuntimeError` or `CancelledError` at up to three kinds of event and
+sleep 10 ms at up to two; 1, 2 or 4 workers. Lateness is when `execute` returned
+after the deadline, less what the slow callbacks slept after it (the issue's
+"deadline + 50 ms + final callbacks").
+
+{faulty}
+
 ### Memory per node, chain of no-op tasks, no tracing
 
 Max RSS of a fresh process (building the DAG and the task dict, then
@@ -251,7 +398,7 @@ Max RSS of a fresh process (building the DAG and the task dict, then
 
 {sync}
 
-Overall: lateness {verdict(late_ok)}, memory {verdict(memory_ok)}.
+Overall: lateness {verdict(late_ok)}, under faults {verdict(faulty_ok)}, memory {verdict(memory_ok)}.
 """
     if not args.no_write:
         write_section("bench_reliability", body)
