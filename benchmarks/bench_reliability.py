@@ -357,7 +357,7 @@ def main(argv: list[str] | None = None) -> str:
     extra = (
         ""
         if (args.repeats, args.nodes, args.fault_runs) == (50, 1_000_000, 100)
-        else f" {' '.join(argv or [])}"
+        else f" {' '.join(sys.argv[1:] if argv is None else argv)}"
     )
     body = f"""## Reliability: deadline lateness, memory per node, sync tasks on asyncio (`bench_reliability`)
 
