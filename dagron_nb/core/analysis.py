@@ -54,6 +54,7 @@ from dagron_nb.core.plan import (
 
 if TYPE_CHECKING:
     from dagron_nb.core.graph import DAG
+    from dagron_nb.core.index import GraphIndex
 
 #: Differences smaller than this fraction of the makespan are float noise, not slack.
 _TOLERANCE = 1e-9
@@ -200,38 +201,9 @@ def run_analysis(result: MeasuredRun) -> RunAnalysis:
         )
     # (start, finish) of the nodes that ran, None for the others
     times = [(s, f) if s is not None and f is not None else None for s, f in zip(started, finished)]
-    ran = [t is not None for t in times]
     end = max((t[1] for t in times if t is not None), default=0.0)
-
-    # Forward pass: when did each node's inputs arrive, and from which predecessor?
-    # For a node that never ran, ``arrive`` is what it hands on to its successors.
-    arrive: list[float | None] = [None] * n
-    via = [-1] * n
-    for node in index.topo:
-        best: float | None = None
-        for p in index.pred[node]:
-            tp = times[p]
-            at = tp[1] if tp is not None else arrive[p]
-            if at is not None and (best is None or at > best):
-                best, via[node] = at, p
-        arrive[node] = best
-
-    # Backward pass: the latest finish that keeps the end where it is. For a
-    # node that never ran, ``due`` is the tightest latest start behind it.
-    due: list[float] = [math.inf] * n
-    latest: list[float | None] = [None] * n
-    slack: list[float | None] = [None] * n
-    for node in reversed(index.topo):
-        bound = min((due[s] for s in index.succ[node]), default=math.inf)
-        t = times[node]
-        if t is None:
-            due[node] = bound
-            continue
-        lf = min(end, bound)
-        latest[node] = lf
-        due[node] = lf - (t[1] - t[0])
-        slack[node] = _clean(lf - t[1], end)
-
+    arrive, via = _arrivals(index, times)
+    latest, slack = _latest_finishes(index, times, end)
     waited: list[float | None] = [None] * n
     ready_at: list[float | None] = [None] * n
     for node, t in enumerate(times):
@@ -240,23 +212,8 @@ def run_analysis(result: MeasuredRun) -> RunAnalysis:
             ready = 0.0 if ready is None else ready
             ready_at[node] = ready
             waited[node] = _clean(t[0] - ready, end)
-
-    chain: list[int] = []
-    edges: list[tuple[str, str]] = []
-    # the node that finished last; among equal finishes, the first in DAG order
-    finishes = [(t[1], -i) for i, t in enumerate(times) if t is not None]
-    if finishes:
-        last = -max(finishes)[1]
-        chain.append(last)
-        node = last
-        while via[node] != -1:
-            prev = via[node]
-            edges.append((names[prev], names[node]))
-            if ran[prev]:
-                chain.append(prev)
-            node = prev
-        chain.reverse()
-        edges.reverse()
+    ran = [t is not None for t in times]
+    chain, edges = _critical_chain(names, times, via, ran)
     on_chain = [False] * n
     for node in chain:
         on_chain[node] = True
@@ -272,3 +229,68 @@ def run_analysis(result: MeasuredRun) -> RunAnalysis:
         critical_path=[names[i] for i in chain],
         critical_edges=edges,
     )
+
+
+_Times = list[tuple[float, float] | None]
+
+
+def _arrivals(index: GraphIndex, times: _Times) -> tuple[list[float | None], list[int]]:
+    """Forward pass: when each node's inputs arrived, and from which predecessor
+    (-1: none). For a node that never ran, its arrival is what it hands on."""
+    n = len(times)
+    arrive: list[float | None] = [None] * n
+    via = [-1] * n
+    for node in index.topo:
+        best: float | None = None
+        for p in index.pred[node]:
+            tp = times[p]
+            at = tp[1] if tp is not None else arrive[p]
+            if at is not None and (best is None or at > best):
+                best, via[node] = at, p
+        arrive[node] = best
+    return arrive, via
+
+
+def _latest_finishes(
+    index: GraphIndex, times: _Times, end: float
+) -> tuple[list[float | None], list[float | None]]:
+    """Backward pass: the latest finish that keeps the end where it is, and the
+    slack. For a node that never ran, ``due`` is the tightest latest start behind it."""
+    n = len(times)
+    due: list[float] = [math.inf] * n
+    latest: list[float | None] = [None] * n
+    slack: list[float | None] = [None] * n
+    for node in reversed(index.topo):
+        bound = min((due[s] for s in index.succ[node]), default=math.inf)
+        t = times[node]
+        if t is None:
+            due[node] = bound
+            continue
+        lf = min(end, bound)
+        latest[node] = lf
+        due[node] = lf - (t[1] - t[0])
+        slack[node] = _clean(lf - t[1], end)
+    return latest, slack
+
+
+def _critical_chain(
+    names: Sequence[str], times: _Times, via: list[int], ran: list[bool]
+) -> tuple[list[int], list[tuple[str, str]]]:
+    """Walk back from the node that finished last (the first in DAG order among
+    equal finishes) along ``via``: the nodes that ran on the way, and the edges."""
+    chain: list[int] = []
+    edges: list[tuple[str, str]] = []
+    finishes = [(t[1], -i) for i, t in enumerate(times) if t is not None]
+    if finishes:
+        last = -max(finishes)[1]
+        chain.append(last)
+        node = last
+        while via[node] != -1:
+            prev = via[node]
+            edges.append((names[prev], names[node]))
+            if ran[prev]:
+                chain.append(prev)
+            node = prev
+        chain.reverse()
+        edges.reverse()
+    return chain, edges

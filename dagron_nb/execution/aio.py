@@ -151,6 +151,7 @@ class _AsyncDriver:
             watcher = self.loop.create_task(event.wait())
         try:
             with self.presses:
+                self.switch.from_start(run.timeout, run.node_timeout.values())
                 run.begin()
                 self.deadline = None if run.timeout is None else run.t0 + run.timeout
                 self._flush()

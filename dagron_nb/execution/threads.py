@@ -180,6 +180,7 @@ class _ThreadDriver:
         return result
 
     def _start(self) -> None:
+        self.switch.from_start(self.run_.timeout, self.run_.node_timeout.values())
         self.run_.begin()
         self._act_on_stops()  # Ctrl-C or a stop in on_run_start: nothing starts
         with self.cond:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Iterable
 
 #: how long before a deadline the interval is lowered (the wake-up that lowers it
 #: may itself be late by tens of default switch intervals when tasks hold the GIL)
@@ -58,6 +59,13 @@ class SwitchInterval:
             _holders -= 1
             if _holders == 0 and _saved > FAST:
                 sys.setswitchinterval(_saved)
+
+    def from_start(self, timeout: float | None, node_timeouts: Iterable[float]) -> None:
+        """Hold at once if the run's ``timeout``, or a node's timeout (counted from
+        when the node starts, which may be at once), is within ``LEAD``: once the
+        tasks hold the GIL, the wake-up that would lower it later is itself late."""
+        if (timeout is not None and timeout <= LEAD) or any(s <= LEAD for s in node_timeouts):
+            self.hold()
 
     def near(self, deadline: float | None, now: float) -> None:
         """Hold while ``deadline`` (a perf_counter time) is within ``LEAD``."""

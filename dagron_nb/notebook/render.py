@@ -158,37 +158,10 @@ def to_dot(
     True
     """
     index = dag.index()
-    position = index.position
-    if statuses is not None:
-        unknown = [name for name in statuses if name not in position]
-        if unknown:
-            raise ConfigurationError(
-                f"statuses name node(s) not in the DAG: {', '.join(map(repr, unknown[:5]))}; "
-                "pass statuses only for the DAG's own nodes."
-            )
-    highlighted = set()
-    for source, target in highlight_edges:
-        if not dag.has_edge(source, target):
-            raise ConfigurationError(
-                f"highlight_edges names an edge that is not in the DAG: {source!r} -> {target!r}. "
-                "Pass edges from dag.edges()."
-            )
-        highlighted.add((position[source], position[target]))
-    fast = len(index.names) > FAST_LAYOUT_FROM
-    graph_attrs = [
-        'rankdir="TB"',
-        'bgcolor="transparent"',  # the page's background shows: light and dark themes
-        'fontname="Helvetica,Arial,sans-serif"',
-        "nodesep=0.25",
-        "ranksep=0.35",
-    ]
-    if fast:
-        graph_attrs += ['splines="line"', "nslimit=1", "nslimit1=1", "mclimit=0.3"]
-    if title:
-        graph_attrs += [f"label={dot_quote(title)}", 'labelloc="t"', "fontsize=14"]
+    highlighted = _checked_highlights(dag, statuses, highlight_edges)
     lines = [
         "digraph dagron {",
-        f"  graph [{', '.join(graph_attrs)}];",
+        f"  graph [{', '.join(_graph_attrs(len(index.names), title))}];",
         '  node [shape=box, style="rounded,filled", fontname="Helvetica,Arial,sans-serif", '
         'fontsize=11, height=0.3, margin="0.12,0.04", color="#4b5563", penwidth=1];',
         '  edge [color="#9ca3af", arrowsize=0.6];',
@@ -215,6 +188,48 @@ def to_dot(
             lines.append(f"  n{i} -> n{j} [{', '.join(attrs)}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _checked_highlights(
+    dag: DAG,
+    statuses: Mapping[str, NodeStatus | str] | None,
+    highlight_edges: Iterable[tuple[str, str]],
+) -> set[tuple[int, int]]:
+    """Refuse statuses of unknown nodes and edges not in ``dag``; the highlighted
+    edges as (source, target) positions."""
+    position = dag.index().position
+    if statuses is not None:
+        unknown = [name for name in statuses if name not in position]
+        if unknown:
+            raise ConfigurationError(
+                f"statuses name node(s) not in the DAG: {', '.join(map(repr, unknown[:5]))}; "
+                "pass statuses only for the DAG's own nodes."
+            )
+    highlighted = set()
+    for source, target in highlight_edges:
+        if not dag.has_edge(source, target):
+            raise ConfigurationError(
+                f"highlight_edges names an edge that is not in the DAG: {source!r} -> {target!r}. "
+                "Pass edges from dag.edges()."
+            )
+        highlighted.add((position[source], position[target]))
+    return highlighted
+
+
+def _graph_attrs(nodes: int, title: str | None) -> list[str]:
+    """Graph attributes; big graphs get the cheap layout settings."""
+    attrs = [
+        'rankdir="TB"',
+        'bgcolor="transparent"',  # the page's background shows: light and dark themes
+        'fontname="Helvetica,Arial,sans-serif"',
+        "nodesep=0.25",
+        "ranksep=0.35",
+    ]
+    if nodes > FAST_LAYOUT_FROM:
+        attrs += ['splines="line"', "nslimit=1", "nslimit1=1", "mclimit=0.3"]
+    if title:
+        attrs += [f"label={dot_quote(title)}", 'labelloc="t"', "fontsize=14"]
+    return attrs
 
 
 def _edge_extras(

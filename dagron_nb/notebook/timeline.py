@@ -20,6 +20,7 @@ import itertools
 import os
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -75,33 +76,54 @@ def timeline(
     'seconds since the run started'
     """
     figure_module = optional_import("matplotlib.figure", purpose="timeline()")
-    patches = optional_import("matplotlib.patches", purpose="timeline()")
-    collections = optional_import("matplotlib.collections", purpose="timeline()")
-
-    bars = [
-        (i, start, stop)
-        for i, (start, stop) in enumerate(zip(result.started, result.finished))
-        if start is not None and stop is not None
-    ]
-    worker_of = [worker or NO_WORKER for worker in result.workers]
-    by_lane: dict[str, list[tuple[int, float, float]]] = {}
-    for bar in bars:
-        by_lane.setdefault(worker_of[bar[0]], []).append(bar)
-    lanes = sorted(by_lane, key=_lane_key)
-    lane_of = {worker: row for row, worker in enumerate(lanes)}
+    lanes = _Lanes(result)
     if ax is None:
-        height = min(1.6 + 0.45 * max(len(lanes), 1), 12.0)
+        height = min(1.6 + 0.45 * max(len(lanes.names), 1), 12.0)
         fig = figure_module.Figure(figsize=(width, height), layout="constrained")
         ax = fig.add_subplot()
     else:
         fig = ax.figure
     analysis = run_analysis(result) if critical_path else None
     on_chain = analysis.on_critical_path if analysis else [False] * len(result.names)
+    _draw_bars(ax, result, lanes, on_chain)
+    if labels if labels is not None else len(lanes.bars) <= LABEL_LIMIT:
+        _label_bars(fig, ax, [(result.names[i], s, f, lanes.row(i)) for i, s, f in lanes.bars])
+    handles = _legend_handles(result, lanes)
+    if analysis is not None and analysis.critical_path:
+        handles.append(_draw_critical_links(ax, result, lanes, analysis.critical_path))
+    _dress_axes(ax, result, lanes, result.summary() if title is None else title)
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    _show_figures_inline(figure_module.Figure)
+    figure: Figure = fig
+    return figure
 
-    # One broken_barh call per lane: a few collections instead of one artist per
-    # node, so a 10,000-node run draws in about a second.
-    for row, worker in enumerate(lanes):
-        mine = by_lane[worker]
+
+class _Lanes:
+    """The bars of the nodes that ran (node, start, finish), grouped by worker."""
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.bars = [
+            (i, start, stop)
+            for i, (start, stop) in enumerate(zip(result.started, result.finished))
+            if start is not None and stop is not None
+        ]
+        self.worker_of = [worker or NO_WORKER for worker in result.workers]
+        self.by_lane: dict[str, list[tuple[int, float, float]]] = {}
+        for bar in self.bars:
+            self.by_lane.setdefault(self.worker_of[bar[0]], []).append(bar)
+        self.names = sorted(self.by_lane, key=_lane_key)
+        self.lane_of = {worker: row for row, worker in enumerate(self.names)}
+
+    def row(self, node: int) -> int:
+        return self.lane_of[self.worker_of[node]]
+
+
+def _draw_bars(ax: Axes, result: ExecutionResult, lanes: _Lanes, on_chain: list[bool]) -> None:
+    """One broken_barh call per lane: a few collections instead of one artist per
+    node, so a 10,000-node run draws in about a second."""
+    for row, worker in enumerate(lanes.names):
+        mine = lanes.by_lane[worker]
         ax.broken_barh(
             [(s, f - s) for _, s, f in mine],
             (row - 0.38, 0.76),
@@ -110,55 +132,54 @@ def timeline(
             linewidths=[2.2 if on_chain[i] else 0.6 for i, _, _ in mine],
             gid=f"lane-{row}",
         )
-    if labels if labels is not None else len(bars) <= LABEL_LIMIT:
-        _label_bars(
-            fig,
-            ax,
-            [(result.names[i], start, stop, lane_of[worker_of[i]]) for i, start, stop in bars],
-        )
 
-    handles = [
+
+def _legend_handles(result: ExecutionResult, lanes: _Lanes) -> list[Any]:
+    """A legend entry for each status some bar has."""
+    patches = optional_import("matplotlib.patches", purpose="timeline()")
+    return [
         patches.Patch(facecolor=STATUS_COLORS[status], edgecolor="#4b5563", label=status.value)
         for status in NodeStatus
-        if any(result.statuses[i] is status for i, _, _ in bars)
+        if any(result.statuses[i] is status for i, _, _ in lanes.bars)
     ]
-    if analysis is not None and analysis.critical_path:
-        position = result.dag.index().position
-        chain = [position[name] for name in analysis.critical_path]
-        links = [
-            [
-                (result.finished[p], lane_of[worker_of[p]]),
-                (result.started[c], lane_of[worker_of[c]]),
-            ]
-            for p, c in itertools.pairwise(chain)
-        ]
-        ax.add_collection(
-            collections.LineCollection(
-                links, colors=CRITICAL_COLOR, linewidths=1.2, linestyles="dashed", gid="critical"
-            )
-        )
-        handles.append(
-            patches.Patch(
-                facecolor="white", edgecolor=CRITICAL_COLOR, linewidth=2.2, label="critical path"
-            )
-        )
 
-    end = max([result.total_duration_seconds, *(f for _, _, f in bars)])
+
+def _draw_critical_links(
+    ax: Axes, result: ExecutionResult, lanes: _Lanes, critical_path: Sequence[str]
+) -> Any:
+    """Dashed links from each critical node's end to the next one's start; the
+    legend entry for them."""
+    patches = optional_import("matplotlib.patches", purpose="timeline()")
+    collections = optional_import("matplotlib.collections", purpose="timeline()")
+    position = result.dag.index().position
+    chain = [position[name] for name in critical_path]
+    links = [
+        [(result.finished[p], lanes.row(p)), (result.started[c], lanes.row(c))]
+        for p, c in itertools.pairwise(chain)
+    ]
+    ax.add_collection(
+        collections.LineCollection(
+            links, colors=CRITICAL_COLOR, linewidths=1.2, linestyles="dashed", gid="critical"
+        )
+    )
+    return patches.Patch(
+        facecolor="white", edgecolor=CRITICAL_COLOR, linewidth=2.2, label="critical path"
+    )
+
+
+def _dress_axes(ax: Axes, result: ExecutionResult, lanes: _Lanes, title: str) -> None:
+    """Limits (first lane on top), ticks, labels, title and grid."""
+    end = max([result.total_duration_seconds, *(f for _, _, f in lanes.bars)])
     ax.set_xlim(0.0, end * 1.02 if end > 0 else 1.0)
-    ax.set_ylim(len(lanes) - 0.5 if lanes else 0.5, -0.5)  # first lane on top
-    ax.set_yticks(range(len(lanes)), lanes)
+    ax.set_ylim(len(lanes.names) - 0.5 if lanes.names else 0.5, -0.5)
+    ax.set_yticks(range(len(lanes.names)), lanes.names)
     ax.set_xlabel("seconds since the run started")
     ax.set_ylabel("worker")
-    ax.set_title(result.summary() if title is None else title, fontsize=10)
+    ax.set_title(title, fontsize=10)
     ax.grid(axis="x", color="#e5e7eb", linewidth=0.6)
     ax.set_axisbelow(True)
-    if not bars:
+    if not lanes.bars:
         ax.text(0.5, 0.5, "no node ran", transform=ax.transAxes, ha="center", va="center")
-    if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    _show_figures_inline(figure_module.Figure)
-    figure: Figure = fig
-    return figure
 
 
 def _label_bars(fig: Figure, ax: Axes, bars: list[tuple[str, float, float, int]]) -> None:

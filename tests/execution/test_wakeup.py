@@ -86,3 +86,38 @@ def test_runs_without_a_near_deadline_leave_the_interval_alone(kind: str) -> Non
             result = asyncio.run(AsyncDAGExecutor(dag).execute(tasks, timeout=timeout))
         assert {r.result for r in result.node_results.values()} == {DEFAULT}
         assert sys.getswitchinterval() == DEFAULT
+
+
+class IntervalAtRunStart:
+    """Callbacks that note the switch interval when the run starts, before any task."""
+
+    def __init__(self) -> None:
+        self.seen: float | None = None
+
+    def on_run_start(self, dag: DAG) -> None:
+        self.seen = sys.getswitchinterval()
+
+
+@pytest.mark.parametrize("kind", ["threads", "asyncio"])
+@pytest.mark.parametrize(
+    ("timeout", "node_timeouts", "expected"),
+    [
+        (0.5, None, FAST),  # the run's deadline is within the lead
+        (None, {"a": 30.0, "b": 0.5}, FAST),  # b may start at once, its deadline is near
+        (30.0, {"a": 30.0}, DEFAULT),
+    ],
+)
+def test_the_interval_is_lowered_before_any_task_starts(
+    kind: str, timeout: float | None, node_timeouts: dict[str, float] | None, expected: float
+) -> None:
+    # spinning tasks that start first would make the lowering itself wait for the GIL
+    dag = DAG().add_nodes(["a", "b"])
+    tasks = {"a": lambda: 1, "b": lambda: 2}
+    probe = IntervalAtRunStart()
+    if kind == "threads":
+        DAGExecutor(dag, callbacks=probe).execute(tasks, timeout, node_timeouts=node_timeouts)
+    else:
+        executor = AsyncDAGExecutor(dag, callbacks=probe)
+        asyncio.run(executor.execute(tasks, timeout, node_timeouts=node_timeouts))
+    assert probe.seen == expected
+    assert sys.getswitchinterval() == DEFAULT

@@ -757,7 +757,8 @@ def test_dark_theme_has_no_white_box(lab: Lab, browser: Browser) -> None:
         _close(lab, page)
         _set_theme(lab, "JupyterLab Light")
     with Image.open(shot) as image:
-        pixels = list(image.convert("RGB").getdata())
+        raw = image.convert("RGB").tobytes()  # getdata() is deprecated in Pillow 12
+    pixels = list(zip(raw[0::3], raw[1::3], raw[2::3], strict=True))
     white = sum(1 for r, g, b in pixels if min(r, g, b) >= 245)
     dark = sum(1 for r, g, b in pixels if max(r, g, b) <= 80)
     # no white box: almost no white pixels; the theme's dark background dominates
