@@ -6,8 +6,10 @@ launches whatever became ready, all in one step. Coroutine functions are
 awaited (a stretch of more than 0.1 s without an await is reported: see
 ``loopwatch``); plain callables run on daemon threads of the run's own so
 that they do not block the loop, except functions whose calls have shown to
-be quick, which are called on the loop (if one returns an awaitable, that is
-awaited too).
+be quick: those are called right on the loop, back to back without a wrapper
+task, by ``_launch`` itself, which hands the loop back every
+``loopwatch.BATCH_BUDGET`` seconds (if one returns an awaitable, that is
+awaited in a task of its own).
 
 ``max_workers=None`` means no limit on concurrent nodes, which is what
 I/O-bound code wants. Deadlines really cancel: at the run's ``timeout`` every
@@ -31,6 +33,7 @@ import contextvars
 import functools
 import heapq
 import inspect
+import math
 import queue
 import threading
 import time
@@ -38,6 +41,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from dagron_nb.core.results import ExecutionResult, NodeStatus
+from dagron_nb.execution import loopwatch
 from dagron_nb.execution.interrupts import CtrlC
 from dagron_nb.execution.loopwatch import (
     BLOCKED_LOOP,
@@ -120,12 +124,18 @@ class _AsyncDriver:
         self.slot_of: dict[int, int] = {}  # lane of each running node, freed once
         self.free_slots: list[int] = []  # worker lanes "async-0", "async-1", ... reused
         self.slots = 0
+        self.lanes: list[str] = []  # their names
         self.result: ExecutionResult | None = None
-        self.is_async = [is_async_callable(fn) for fn in run.tasks]
+        self.is_async = _kinds(run.tasks)
         self.sync_threads = _SyncThreads(max_workers or SYNC_THREADS)
         self.jobs: dict[int, _Job] = {}  # the sync job of each running plain callable
         self.begun = bytearray(len(run.names))  # the node's task was called
         self.quick = QuickCalls()  # plain functions quick enough to call on the loop
+        self.keys: dict[int, object] = {}  # id(task) -> loopwatch.function_key(task)
+        self.on_loop: set[int] = set()  # running nodes whose coroutine is on the loop
+        self.context = contextvars.copy_context()  # each inline call runs in a copy
+        self.launching = False  # _launch is on the stack: it takes what becomes ready
+        self.resuming = False  # _launch handed the loop back and will go on
         self.deadline: float | None = None  # perf_counter time, once the run has begun
         self.raised: BaseException | None = None  # what execute() raises at the end
         self.backlog: list[Transition] = []  # stop transitions the callbacks must hear
@@ -200,26 +210,152 @@ class _AsyncDriver:
 
     # -- launching -----------------------------------------------------------------
     def _launch(self) -> None:
+        """Start what is ready: quick plain functions right here (see ``_launch_ready``),
+        anything else as a task; never twice on the stack."""
+        if self.launching or self.run_.silent:
+            return
+        self.launching = True
+        try:
+            self._launch_ready()
+        finally:
+            self.launching = False
+
+    def _launch_ready(self) -> None:
         sched = self.sched
         limit = self.max_workers
         run = self.run_
+        until = None  # when the batch of inline calls hands the loop back
         while limit is None or sched.running < limit:
             if run.cancel_event is not None and run.cancel_event_set() and not sched.stopped:
                 self._cancel("cancelled: cancel_event was set")
                 return
             if self._past_deadline():
                 return  # nothing starts after the deadline
+            if self.quick.waiting and self._held_by_probe():
+                return  # the probe's answer relaunches (or its PROBE_WAIT runs out)
+            if until is not None and time.perf_counter() >= until:
+                self._resume_soon()
+                return
             node = sched.take()
             if node < 0:
                 return
-            if self.free_slots:
-                slot = heapq.heappop(self.free_slots)
-            else:
-                slot = self.slots
-                self.slots += 1
-            task = self.loop.create_task(self._node(node, slot), name=f"dagron-{run.names[node]}")
+            if self.is_async[node] or run.cache is not None or not self._may_inline(node):
+                self._start_task(node)
+                continue
+            key = self._key(node)
+            if self.quick.inline(key):
+                if until is None:
+                    until = time.perf_counter() + loopwatch.BATCH_BUDGET
+                self._run_inline(node, key)
+                continue
+            if self.quick.probe(key):  # its first call: time it on a thread
+                self.loop.call_later(loopwatch.PROBE_WAIT, self._probe_late, key)
+            self._start_task(node)
+
+    def _start_task(self, node: int) -> None:
+        slot = heapq.heappop(self.free_slots) if self.free_slots else self._new_slot()
+        name = f"dagron-{self.run_.names[node]}"
+        self.running[node] = self.loop.create_task(self._node(node, slot), name=name)
+        self.slot_of[node] = slot
+        if self.is_async[node]:
+            self.on_loop.add(node)
+
+    def _may_inline(self, node: int) -> bool:
+        """May a plain node's call be made on the loop (if its function is quick)?
+
+        Not with a deadline (a call on the loop could not be cut short), nor
+        while a coroutine of the run is running (the call might wait for it).
+        """
+        return self.deadline is None and not self.on_loop and node not in self.run_.node_timeout
+
+    def _key(self, node: int) -> object:
+        fn = self.run_.tasks[node]
+        key = self.keys.get(id(fn))
+        if key is None:
+            key = self.keys[id(fn)] = function_key(fn)
+        return key
+
+    def _held_by_probe(self) -> bool:
+        """Is the next ready node a call of a function whose probe is still out?"""
+        node = self.sched.peek()
+        return (
+            node >= 0
+            and not self.is_async[node]
+            and self.run_.cache is None
+            and self._may_inline(node)
+            and self._key(node) in self.quick.waiting
+        )
+
+    def _probe_late(self, key: object) -> None:
+        if key in self.quick.waiting:
+            self.quick.late(key)
+            self._launch()
+            self._check_done()
+
+    def _resume_soon(self) -> None:
+        """Let the loop serve others (callbacks, I/O, Ctrl-C), then launch on."""
+        if not self.resuming:
+            self.resuming = True
+            self.loop.call_soon(self._resume)
+
+    def _resume(self) -> None:
+        self.resuming = False
+        self._launch()
+        self._check_done()
+
+    def _run_inline(self, node: int, key: object) -> None:
+        """Call a quick plain function on the loop, timed, and record its outcome."""
+        run = self.run_
+        slot = heapq.heappop(self.free_slots) if self.free_slots else self._new_slot()
+        run.workers[node] = self.lanes[slot]
+        start = time.perf_counter()
+        run.started[node] = start - run.t0
+        if run.listening:
+            run.notify(node, NodeStatus.RUNNING)
+            if self.sched.status[node] is not NodeStatus.RUNNING:
+                heapq.heappush(self.free_slots, slot)  # a callback stopped the run
+                return
+            start = time.perf_counter()
+            run.started[node] = start - run.t0
+        self.begun[node] = 1
+        fn = run.tasks[node]
+        assert fn is not None
+        context = self.context.copy()  # as a thread's call: its own copy
+        try:
+            status: NodeStatus | None = NodeStatus.COMPLETED
+            value = context.run(fn)
+        except BaseException as exc:  # the task's failure is its result
+            status, value = self._failure(node, exc)
+        end = time.perf_counter()
+        self.quick.observed(key, end - start, inline=True)
+        if end - start > BLOCKED_LOOP:
+            report_blocked(run.names[node], end - start)
+        if status is NodeStatus.COMPLETED and value is not None and inspect.isawaitable(value):
+            self.slot_of[node] = slot  # ``lambda: fetch(url)``: await it in a task
+            task = context.run(self.loop.create_task, self._await_value(node, value))
             self.running[node] = task
-            self.slot_of[node] = slot
+            self.on_loop.add(node)
+            return
+        heapq.heappush(self.free_slots, slot)
+        if status is not None:
+            self._record(node, status, value, end - run.t0)
+
+    def _new_slot(self) -> int:
+        self.slots += 1
+        self.lanes.append(f"async-{self.slots - 1}")
+        return self.slots - 1
+
+    async def _await_value(self, node: int, awaitable: Any) -> None:
+        """The awaitable an inline call returned: await it, report the node."""
+        try:
+            status: NodeStatus | None = NodeStatus.COMPLETED
+            value = await awaitable
+        except BaseException as exc:  # the task's failure is its result
+            status, value = self._failure(node, exc)
+        finally:
+            self._free(node)
+        if status is not None:
+            self._report(node, status, value, time.perf_counter() - self.run_.t0)
 
     def _past_deadline(self) -> bool:
         """True, and the run expired, once its deadline has passed."""
@@ -232,6 +368,7 @@ class _AsyncDriver:
     def _free(self, node: int) -> None:
         """The node no longer occupies a lane (its wrapper may still be winding down)."""
         self.running.pop(node, None)
+        self.on_loop.discard(node)
         slot = self.slot_of.pop(node, None)
         if slot is not None:
             heapq.heappush(self.free_slots, slot)
@@ -260,7 +397,7 @@ class _AsyncDriver:
     def _announce(self, node: int, slot: int) -> asyncio.TimerHandle | None:
         """Record the start, tell the callbacks, arm the node's own deadline."""
         run = self.run_
-        run.workers[node] = f"async-{slot}"
+        run.workers[node] = self.lanes[slot]
         run.started[node] = time.perf_counter() - run.t0
         if run.listening:
             run.notify(node, NodeStatus.RUNNING)
@@ -289,52 +426,62 @@ class _AsyncDriver:
             else:
                 value = await self._call_plain(node, fn)
                 if inspect.isawaitable(value):
+                    self.on_loop.add(node)
                     value = await value
-        except asyncio.CancelledError as exc:
+        except BaseException as exc:  # the task's failure is its result
+            return self._failure(node, exc)
+        return NodeStatus.COMPLETED, value
+
+    def _failure(self, node: int, exc: BaseException) -> tuple[NodeStatus | None, Any]:
+        """What a task raising ``exc`` means for its node (None: given up on already)."""
+        if isinstance(exc, asyncio.CancelledError):
             if self.sched.status[node] is not NodeStatus.RUNNING:
                 return None, None
             # The task itself raised CancelledError (it awaited something
             # cancelled elsewhere): that is the task's failure, and the node
             # must not stay RUNNING forever.
             return NodeStatus.FAILED, exc
-        except KeyboardInterrupt as exc:
+        if isinstance(exc, KeyboardInterrupt):
             # Ctrl-C landed in this task's code (a loop run by a notebook kernel):
             # stop the run as a Ctrl-C anywhere else would, and re-raise it from
             # execute() with the partial result, never as this node's "failure".
             return NodeStatus.CANCELLED, exc
-        except BaseException as exc:  # the task's failure is its result
-            return NodeStatus.FAILED, exc
-        return NodeStatus.COMPLETED, value
+        return NodeStatus.FAILED, exc
 
     def _given_up(self, node: int) -> bool:
         return self.sched.status[node] is not NodeStatus.RUNNING
 
     async def _call_plain(self, node: int, fn: Callable[[], Any]) -> Any:
-        """A plain callable: inline on the loop if its function is known to be
-        quick (see ``loopwatch``), else on a thread; either way timed."""
-        key = function_key(fn)
-        if (
-            self.quick.inline(key)
-            and self.sched.running == 1  # nothing else runs that it could wait for
-            and self.deadline is None  # a call on the loop could not be cut short
-            and node not in self.run_.node_timeout
-        ):
+        """A plain callable in a wrapper task (a cached run, or not known to be
+        quick at launch): on the loop if it is quick by now, else on a thread;
+        either way timed."""
+        key = self._key(node)
+        if self.quick.inline(key) and self._may_inline(node):
             self.begun[node] = 1
             start = time.perf_counter()
             try:
                 return fn()
             finally:
                 seconds = time.perf_counter() - start
-                self.quick.observed(key, seconds)
+                self.quick.observed(key, seconds, inline=True)
                 if seconds > BLOCKED_LOOP:
                     report_blocked(self.run_.names[node], seconds)
         job = self.jobs[node] = self.sync_threads.submit(self.loop, fn)
-        value = await job.future
-        self.quick.observed(key, job.seconds)
-        return value
+        self.quick.sent(key)
+        try:
+            return await job.future
+        finally:
+            # given up on (its timeout, the run stopped): it counts as slow
+            self.quick.observed(key, math.inf if job.seconds is None else job.seconds)
 
     def _report(self, node: int, status: NodeStatus, value: Any, end: float) -> None:
         """Record the outcome, tell the callbacks, launch what became ready."""
+        self._record(node, status, value, end)
+        self._launch()
+        self._check_done()
+
+    def _record(self, node: int, status: NodeStatus, value: Any, end: float) -> None:
+        """Record the outcome, tell the callbacks, publish what became ready."""
         run = self.run_
         if status is NodeStatus.CANCELLED:
             self._interrupted(node, value, end)
@@ -349,10 +496,9 @@ class _AsyncDriver:
         ready = self.sched.finish(node, status)
         if run.keeper is not None and status is NodeStatus.COMPLETED:
             run.keeper.done(node)  # outputs=: release inputs nobody needs now
-        self._notify(self.sched.drain_events() if run.listening else [], node, status)
+        if run.listening:
+            self._notify(self.sched.drain_events(), node, status)
         self.sched.push(ready)
-        self._launch()
-        self._check_done()
 
     async def _from_cache(self, node: int, slot: int) -> bool:
         """Ask the cache for ``node`` (hashing on a worker thread, never on the loop).
@@ -363,7 +509,7 @@ class _AsyncDriver:
         """
         run = self.run_
         sched = self.sched
-        run.workers[node] = f"async-{slot}"
+        run.workers[node] = self.lanes[slot]
         run.started[node] = time.perf_counter() - run.t0
         try:
             job = self.sync_threads.submit(self.loop, lambda: run.cache_lookup(node))
@@ -632,11 +778,23 @@ class _Job:
         self.fn = fn
         self.claim: dict[str, str] = {}
         self.finished = self.abandoned = False
-        self.seconds = 0.0  # how long the call took
+        self.seconds: float | None = None  # how long the call took, once it returned
 
     @property
     def began(self) -> bool:
         return self.claim.get("by") == "thread"
+
+
+def _kinds(tasks: list[Callable[..., Any] | None]) -> list[bool]:
+    """``is_async_callable`` of each task, asked once per distinct callable."""
+    seen: dict[int, bool] = {}
+    out = []
+    for fn in tasks:
+        kind = seen.get(id(fn))
+        if kind is None:
+            kind = seen[id(fn)] = is_async_callable(fn)
+        out.append(kind)
+    return out
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:

@@ -5,14 +5,24 @@ cannot block the loop, but a thread hand-off costs ~50-300 us per node, which
 made a chain of no-op functions 20-30x slower than on ``DAGExecutor``.
 ``QuickCalls`` learns, per function (its code object: every lambda made by the
 same line shares one), whether its calls are quick: the first call runs on a
-thread and is timed; a function whose calls took less than ``INLINE_BUDGET``
-runs inline on the loop from then on, timed again, and goes back to threads
-for good the first time a call overruns. So the loop is blocked at most once
-per function, by at most that one call. A call is made on the loop only when
-its node is the only one running (it cannot be waiting for another task), and
-never in a run with a timeout or for a node with its own (a call on the loop
-could not be cut short at the deadline): long chains of small functions are
-the case this is for.
+thread and is timed (the probe); a function whose calls took less than
+``INLINE_BUDGET`` runs inline on the loop from then on, timed again. A call
+that overruns the budget on a thread keeps the function on threads for good
+(so a slow function, or one waiting for other nodes, never runs on the loop).
+One that overruns on the loop (a strike) sends it to threads until it has made
+1, 2, 4, ... (2 ** (strikes - 1)) quick calls in a row there; ``PARDON`` quick
+calls on the loop forgive a strike. Most overruns of a quick function on the
+loop are noise (a garbage collection, the OS or another thread holding the CPU
+for a few ms) and cost one thread hand-off; a function that has turned slow
+overruns its next call on a thread too, so it is not called on the loop again.
+While the probe of a function
+is out, its other ready nodes wait up to ``PROBE_WAIT`` for the answer rather
+than all going to threads (a wide graph of one quick function). A call is made
+on the loop only when no coroutine of the run is running (it cannot be waiting
+for one), and never in a run with a timeout or for a node with its own (a call
+on the loop could not be cut short at the deadline). The executor runs inline
+calls back to back and yields to the loop every ``BATCH_BUDGET`` seconds, so
+other coroutines, Ctrl-C, cancel events and the live widget are still served.
 
 An ``async def`` task that blocks the loop (``time.sleep``, a CPU-bound loop
 without ``await``) cannot be interrupted by anything: deadlines, Ctrl-C and
@@ -37,6 +47,12 @@ logger = logging.getLogger("dagron_nb")
 INLINE_BUDGET = 0.0005
 #: an async task running longer than this without awaiting is reported
 BLOCKED_LOOP = 0.1
+#: inline calls run back to back for at most this long (seconds) before the loop's turn
+BATCH_BUDGET = 0.002
+#: quick inline calls in a row that pardon one overrun
+PARDON = 256
+#: how long other nodes of a function wait for its probe before going to threads
+PROBE_WAIT = 0.002
 
 
 def function_key(fn: object) -> object:
@@ -55,18 +71,68 @@ class QuickCalls:
     """Which functions have shown quick calls (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._quick: dict[object, bool] = {}
+        #: quick calls in a row still needed on threads before calls run inline again
+        self._needed: dict[object, int] = {}
+        self._strikes: dict[object, int] = {}  # overruns not yet forgiven
+        self._streak: dict[object, int] = {}  # quick inline calls since the last pardon
+        self._out: dict[object, int] = {}  # calls on threads not yet observed
+        self._probes: set[object] = set()  # probed (unknown functions) ...
+        self.waiting: set[object] = set()  # ... and their answer still worth waiting for
 
     def inline(self, key: object) -> bool:
         """Run the next call of ``key`` on the loop?"""
-        return self._quick.get(key, False)
+        return self._needed.get(key) == 0
 
-    def observed(self, key: object, seconds: float) -> None:
-        """A call of ``key`` took ``seconds``; one overrun sends it to threads for good."""
+    def probe(self, key: object) -> bool:
+        """True (and the probe is out) if ``key`` was never called: time its call
+        on a thread; until it returns or is ``late``, ``key`` is in ``waiting``."""
+        if key in self._needed or key in self._probes:
+            return False
+        self._probes.add(key)
+        self.waiting.add(key)
+        return True
+
+    def late(self, key: object) -> None:
+        """The probe of ``key`` is late or lost: its other calls go to threads."""
+        self.waiting.discard(key)
+
+    def sent(self, key: object) -> None:
+        """A call of ``key`` goes to a thread; ``observed`` when it returns."""
+        self._out[key] = self._out.get(key, 0) + 1
+
+    def observed(self, key: object, seconds: float, *, inline: bool = False) -> None:
+        """A call of ``key`` (on the loop if ``inline``, else ``sent`` before) took
+        ``seconds`` (``math.inf``: it was given up on)."""
+        if inline and seconds < INLINE_BUDGET and key not in self._strikes:
+            return  # quick as it was: nothing to learn
+        self.waiting.discard(key)
+        needed = self._needed.get(key)
+        out = 0
+        if not inline:
+            out = self._out[key] = self._out[key] - 1
         if seconds >= INLINE_BUDGET or INLINE_BUDGET <= 0:
-            self._quick[key] = False
-        else:
-            self._quick.setdefault(key, True)
+            if not inline:
+                self._needed[key] = _NEVER  # slow on a thread: it stays there
+                return
+            strikes = self._strikes[key] = min(self._strikes.get(key, 0) + 1, 20)
+            self._streak[key] = 0
+            self._needed[key] = 1 << (strikes - 1)
+        elif needed is None or needed > 0:
+            # never inline while another call is out: it may be the slow one
+            # (calls waiting for each other return quick and slow at once)
+            self._needed[key] = 1 if out else max(0, (needed or 1) - 1)
+        elif needed == 0 and inline and key in self._strikes:
+            # a long run of quick calls pardons one overrun (most are noise: a
+            # garbage collection, the OS or another thread holding the CPU)
+            streak = self._streak[key] = self._streak[key] + 1
+            if streak >= PARDON:
+                self._streak[key] = 0
+                self._strikes[key] -= 1
+                if not self._strikes[key]:
+                    del self._strikes[key]
+
+
+_NEVER = -1  # ``QuickCalls._needed`` of a function that overran on a thread
 
 
 def report_blocked(name: str, seconds: float) -> None:

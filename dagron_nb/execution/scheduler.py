@@ -118,6 +118,16 @@ class Scheduler:
                 return node
         return -1
 
+    def peek(self) -> int:
+        """The node ``take()`` would hand out next (left PENDING); -1 if none."""
+        heap = self._heap
+        while heap:
+            node = self._at_rank[heap[0]]
+            if self.status[node] is PENDING:
+                return node
+            heappop(heap)  # a stale entry was swept by a cascade
+        return -1
+
     def has_ready(self) -> bool:
         return bool(self._heap) and not self.stopped
 

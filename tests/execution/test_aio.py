@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import itertools
 import signal
 import threading
 import time
@@ -386,3 +387,244 @@ def test_ctrl_c_inside_a_task_cancels_the_run_and_is_re_raised_with_the_result()
     assert "KeyboardInterrupt" in (result["interrupted"].reason or "")
     assert result["after"].status is S.CANCELLED
     assert result["other"].status is S.COMPLETED  # running tasks finish
+
+
+# -- quick plain functions run on the loop, back to back -------------------------------
+@pytest.fixture
+def all_quick(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every call counts as quick, and a function's other nodes wait for its probe."""
+    from dagron_nb.execution import loopwatch
+
+    monkeypatch.setattr(loopwatch, "INLINE_BUDGET", 10.0)
+    monkeypatch.setattr(loopwatch, "PROBE_WAIT", PATIENCE)
+
+
+def chain(n: int) -> DAG:
+    names = [f"n{i}" for i in range(n)]
+    return DAG.builder().add_nodes(names).add_edges(list(itertools.pairwise(names))).build()
+
+
+def where(log: list[str], i: int) -> Any:
+    """A task recording which thread calls it (one function: one probe)."""
+    return functools.partial(_record_thread, log, i)
+
+
+def _record_thread(log: list[str], i: int) -> int:
+    log.append(threading.current_thread().name)
+    return i
+
+
+@pytest.mark.usefixtures("all_quick")
+def test_quick_plain_nodes_run_on_the_loop_with_callbacks_in_order(recorder: Recorder) -> None:
+    log: list[str] = []
+    dag = chain(30)
+    tasks = {f"n{i}": where(log, i) for i in range(30)}
+    result = run(AsyncDAGExecutor(dag, callbacks=recorder).execute(tasks))
+    assert [result[f"n{i}"].result for i in range(30)] == list(range(30))
+    assert log[0].startswith("dagron-async-sync-")  # the probe, timed on a thread
+    assert set(log[1:]) == {threading.current_thread().name}
+    expected = [(kind, f"n{i}") for i in range(30) for kind in ("start", "complete")]
+    assert [e for e in recorder.events if e[0] in ("start", "complete")] == expected
+    assert {nr.worker for nr in result.node_results.values()} == {"async-0"}
+
+
+@pytest.mark.usefixtures("all_quick")
+def test_independent_quick_nodes_wait_for_the_probe_then_run_on_the_loop() -> None:
+    log: list[str] = []
+    dag = DAG().add_nodes([f"w{i}" for i in range(200)])
+    result = run(AsyncDAGExecutor(dag).execute({f"w{i}": where(log, i) for i in range(200)}))
+    assert result.succeeded == 200
+    assert log[0].startswith("dagron-async-sync-")
+    assert set(log[1:]) == {threading.current_thread().name}
+
+
+@pytest.mark.usefixtures("all_quick")
+def test_an_inline_failure_keeps_its_traceback_and_skips_downstream() -> None:
+    def work(i: int) -> int:
+        if i == 5:
+            raise ValueError(f"bad input {i}")
+        return i
+
+    dag = chain(10)
+    result = run(
+        AsyncDAGExecutor(dag).execute({f"n{i}": functools.partial(work, i) for i in range(10)})
+    )
+    error = result["n5"].error
+    assert isinstance(error, ValueError)
+    assert str(error) == "bad input 5"
+    frames = []
+    tb = error.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    assert frames[-1] == "work"
+    assert result["n4"].status is S.COMPLETED
+    assert all(result[f"n{i}"].status is S.SKIPPED for i in range(6, 10))
+
+
+@pytest.mark.usefixtures("all_quick")
+def test_a_cancel_event_set_by_an_inline_node_stops_the_chain_there() -> None:
+    stop = threading.Event()
+    calls: list[int] = []
+
+    def work(i: int) -> None:
+        calls.append(i)
+        if i == 7:
+            stop.set()
+
+    dag = chain(50)
+    tasks = {f"n{i}": functools.partial(work, i) for i in range(50)}
+    result = run(AsyncDAGExecutor(dag).execute(tasks, cancel_event=stop))
+    assert calls == list(range(8))
+    assert result["n7"].status is S.COMPLETED
+    assert result["n8"].status is S.CANCELLED
+    assert result["n8"].reason == "cancelled: cancel_event was set"
+
+
+@pytest.mark.usefixtures("all_quick")
+def test_inline_nodes_capture_their_own_output_and_context() -> None:
+    from dagron_nb import OutputCapture
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    seen: list[str] = []
+
+    def work(i: int) -> None:
+        seen.append(var.get())
+        var.set(f"set by n{i}")  # stays in this node's own copy of the context
+        print(f"hello from n{i}")
+
+    async def main() -> Any:
+        var.set("from the caller")
+        dag = chain(20)
+        tasks = {f"n{i}": functools.partial(work, i) for i in range(20)}
+        return await AsyncDAGExecutor(dag, callbacks=OutputCapture()).execute(tasks)
+
+    result = run(main())
+    assert seen == ["from the caller"] * 20
+    assert result.captured_output == {f"n{i}": f"hello from n{i}\n" for i in range(20)}
+
+
+@pytest.mark.usefixtures("all_quick")
+def test_an_awaitable_returned_inline_is_awaited() -> None:
+    async def later(i: int) -> int:
+        await asyncio.sleep(0)
+        return i * 10
+
+    dag = chain(10)
+    tasks = {f"n{i}": functools.partial(lambda i: later(i), i) for i in range(10)}
+    result = run(AsyncDAGExecutor(dag).execute(tasks))
+    assert [result[f"n{i}"].result for i in range(10)] == [i * 10 for i in range(10)]
+
+
+@pytest.mark.usefixtures("all_quick")
+def test_deadlines_keep_plain_functions_off_the_loop() -> None:
+    for options in (
+        {"timeout": PATIENCE},
+        {"node_timeouts": {f"n{i}": PATIENCE for i in range(8)}},
+    ):
+        log: list[str] = []
+        dag = chain(8)
+        tasks = {f"n{i}": where(log, i) for i in range(8)}
+        result = run(AsyncDAGExecutor(dag).execute(tasks, **options))  # type: ignore[arg-type]
+        assert result.succeeded == 8
+        assert all(name.startswith("dagron-async-sync-") for name in log), options
+
+
+def test_a_function_turned_slow_runs_on_the_loop_at_most_once() -> None:
+    loop_thread = threading.current_thread().name
+    calls: list[tuple[bool, str]] = []
+
+    def work(i: int) -> None:
+        slow = i >= 6
+        if slow:
+            time.sleep(0.005)  # ten times the budget
+        calls.append((slow, threading.current_thread().name))
+
+    dag = chain(20)
+    result = run(
+        AsyncDAGExecutor(dag).execute({f"n{i}": functools.partial(work, i) for i in range(20)})
+    )
+    assert result.succeeded == 20
+    assert sum(slow and thread == loop_thread for slow, thread in calls) <= 1
+
+
+@pytest.mark.usefixtures("all_quick")
+def test_the_loop_serves_other_coroutines_between_batches_of_inline_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dagron_nb.execution import loopwatch
+
+    n = 3000
+    done: list[int] = []
+    seen: list[int] = []  # how many nodes had run at each tick of another coroutine
+
+    async def main(budget: float) -> Any:
+        monkeypatch.setattr(loopwatch, "BATCH_BUDGET", budget)
+        done.clear()
+        seen.clear()
+        finished = False
+
+        async def ticker() -> None:
+            while not finished:
+                seen.append(len(done))
+                await asyncio.sleep(0)
+
+        ticking = asyncio.ensure_future(ticker())
+        tasks = {f"n{i}": functools.partial(done.append, i) for i in range(n)}
+        result = await AsyncDAGExecutor(chain(n)).execute(tasks)
+        finished = True
+        await ticking
+        return result
+
+    assert run(main(0.0)).succeeded == n  # a batch of one node: a tick between any two
+    assert len({k for k in seen if 0 < k < n}) > n // 2
+    assert run(main(0.002)).succeeded == n  # the default budget still yields
+    assert any(0 < k < n for k in seen)
+
+
+@pytest.mark.usefixtures("all_quick")
+def test_an_asyncio_event_set_during_inline_calls_cancels_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dagron_nb.execution import loopwatch
+
+    monkeypatch.setattr(loopwatch, "BATCH_BUDGET", 0.0)
+    n = 3000
+    done: list[int] = []
+
+    async def main() -> Any:
+        stop = asyncio.Event()
+
+        async def stopper() -> None:
+            while len(done) < 10:
+                await asyncio.sleep(0)
+            stop.set()
+
+        stopping = asyncio.ensure_future(stopper())
+        tasks = {f"n{i}": functools.partial(done.append, i) for i in range(n)}
+        result = await AsyncDAGExecutor(chain(n)).execute(tasks, cancel_event=stop)
+        await stopping
+        return result
+
+    result = run(main())
+    assert 10 <= result.succeeded < n
+    assert result.succeeded == len(done)
+    cancelled = [nr for nr in result.node_results.values() if nr.status is S.CANCELLED]
+    assert len(cancelled) == n - len(done)
+    assert cancelled[0].reason == "cancelled: cancel_event was set"
+
+
+@pytest.mark.usefixtures("all_quick")
+def test_ctrl_c_inside_an_inline_call_is_re_raised_with_the_result() -> None:
+    def work(i: int) -> int:
+        if i == 3:
+            raise KeyboardInterrupt
+        return i
+
+    executor = AsyncDAGExecutor(chain(6))
+    with pytest.raises(KeyboardInterrupt) as caught:
+        run(executor.execute({f"n{i}": functools.partial(work, i) for i in range(6)}))
+    result = caught.value.result  # type: ignore[attr-defined]
+    assert result["n2"].status is S.COMPLETED
+    assert result["n3"].status is S.CANCELLED
+    assert result["n4"].status is S.CANCELLED
