@@ -18,7 +18,8 @@ about 450 bytes per node) or only as its ``GraphIndex`` (tuples of ints, about
 made from the index on the first change. Queries answer from whichever is
 there. A snapshot shares the DAG's storage instead of copying it; the DAG copies
 its containers before its next change (copy on write), so the snapshot never
-sees it.
+sees it. Taking a snapshot also drops a DAG's dicts once its index exists, so
+during a run the graph is held once, as the index.
 """
 
 from __future__ import annotations
@@ -133,13 +134,29 @@ class DAG:
 
     def _share(self) -> DAG:
         """A frozen DAG that shares this one's containers (see ``snapshot``)."""
+        index = self.index()
+        if self._succ_d is not None:
+            self._keep_index_only(index)
         snap = DAG.__new__(DAG)
         snap.__dict__.update(self.__dict__)
-        snap._index = self.index()
         snap._frozen, snap._snapshot, snap._shared = True, None, False
-        self._index = snap._index
         self._shared = True
         return snap
+
+    def _keep_index_only(self, index: GraphIndex) -> None:
+        """Drop the dicts, which the index now says all of (they come back on
+        the next change of structure): a run of a DAG built step by step then
+        holds one copy of the graph, not two."""
+        assert self._pred_d is not None
+        position = index.position
+        order: dict[int, tuple[int, ...]] = {}
+        for i, (preds, in_node_order) in enumerate(zip(self._pred_d.values(), index.pred)):
+            if len(preds) > 1:
+                mine = tuple(map(position.__getitem__, preds))
+                if mine != in_node_order:
+                    order[i] = mine
+        self._pred_order = order
+        self._succ_d = self._pred_d = None
 
     def _unshare(self) -> None:
         """Take private copies of the containers a snapshot shares."""

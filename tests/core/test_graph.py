@@ -409,7 +409,10 @@ def test_a_built_dag_answers_every_query_like_one_built_step_by_step(
 ) -> None:
     built, stepwise = _both_ways(*graph)
     assert _answers(built) == _answers(stepwise)
-    # the first change turns the built DAG into dicts; it goes on to agree
+    # a snapshot leaves the step-by-step DAG stored as its index only, too
+    snap = stepwise.snapshot()
+    assert _answers(stepwise) == _answers(snap) == _answers(built)
+    # the first change turns them into dicts again; they go on to agree
     for dag in (built, stepwise):
         dag.add_nodes(["new"]).add_edge(graph[0][0], "new")
         dag.remove_node(graph[0][-1])
@@ -423,6 +426,10 @@ def test_predecessors_keep_the_order_their_edges_were_added() -> None:
     assert built.copy().predecessors("d") == ["c", "a"]
     built.add_node("e")  # made into dicts
     assert built.predecessors("d") == ["c", "a"]
+    stepwise.snapshot()  # index only until the next change
+    assert stepwise.predecessors("d") == ["c", "a"]
+    stepwise.add_node("e")
+    assert stepwise.predecessors("d") == ["c", "a"]
 
 
 def test_a_repeated_edge_counts_once_and_keeps_its_first_place() -> None:
