@@ -10,6 +10,15 @@ Executors never look at a live ``DAG``: they take ``snapshot()``, a frozen copy
 cached until the DAG next changes, and its ``index()``, the integer-indexed
 adjacency they schedule on. All algorithms are iterative, so a 100,000-node
 chain is as safe as a diamond.
+
+Memory (a 1,000,000-node DAG must cost well under 1 KB per node, issue 10): a
+DAG is stored either as dicts of dicts (name -> neighbours, cheap to change,
+about 450 bytes per node) or only as its ``GraphIndex`` (tuples of ints, about
+200 bytes per node). ``DAGBuilder.build()`` makes the second kind; the dicts are
+made from the index on the first change. Queries answer from whichever is
+there. A snapshot shares the DAG's storage instead of copying it; the DAG copies
+its containers before its next change (copy on write), so the snapshot never
+sees it.
 """
 
 from __future__ import annotations
@@ -28,12 +37,15 @@ from dagron_nb.core.errors import (
     NodeNotFoundError,
     StaleNodeRefError,
 )
-from dagron_nb.core.index import GraphIndex, build_index
+from dagron_nb.core.index import GraphIndex, build_index, index_from_edges
 from dagron_nb.core.items import check_label, check_metadata, check_weight, edge_item, node_item
 from dagron_nb.core.plan import ExecutionPlan, critical_path, execution_plan, levels
 from dagron_nb.core.refs import NodeArg, NodeRef, node_name
 
 _V = TypeVar("_V")
+
+#: up to this many successors, ``has_edge`` scans the index's tuple
+_SCAN = 64
 
 
 def _check_name(name: object) -> str:
@@ -60,8 +72,13 @@ class DAG:
     """
 
     def __init__(self) -> None:
-        self._succ: dict[str, dict[str, None]] = {}
-        self._pred: dict[str, dict[str, None]] = {}
+        # name -> successors / predecessors (dicts as ordered sets); None while
+        # the DAG is stored as its index only (see the module docstring)
+        self._succ_d: dict[str, dict[str, None]] | None = {}
+        self._pred_d: dict[str, dict[str, None]] | None = {}
+        # index-only storage: predecessors of the nodes whose edges were added
+        # in another order than node order (the index keeps node order)
+        self._pred_order: dict[int, tuple[int, ...]] = {}
         self._payload: dict[str, Any] = {}
         self._metadata: dict[str, dict[str, Any]] = {}
         # (weight, label) of the edges that have either; most edges have neither
@@ -71,6 +88,8 @@ class DAG:
         self._edge_count = 0
         self._frozen = False
         self._snapshot: DAG | None = None
+        # the containers are shared with ``_snapshot``: copy them before a change
+        self._shared = False
         self._index: GraphIndex | None = None
 
     @staticmethod
@@ -78,15 +97,77 @@ class DAG:
         """Start a fluent ``DAGBuilder``; finish it with ``.build()``."""
         return DAGBuilder()
 
+    # -- storage ------------------------------------------------------------------
+    @property
+    def _succ(self) -> dict[str, dict[str, None]]:
+        """name -> successors, made from the index on first use."""
+        if self._succ_d is None:
+            self._make_dicts()
+        assert self._succ_d is not None
+        return self._succ_d
+
+    @property
+    def _pred(self) -> dict[str, dict[str, None]]:
+        """name -> predecessors (in the order their edges were added)."""
+        if self._pred_d is None:
+            self._make_dicts()
+        assert self._pred_d is not None
+        return self._pred_d
+
+    def _make_dicts(self) -> None:
+        assert self._index is not None
+        names, succ, pred = self._index.names, self._index.succ, self._index.pred
+        order = self._pred_order
+        self._succ_d = {
+            name: dict.fromkeys([names[t] for t in targets]) for name, targets in zip(names, succ)
+        }
+        self._pred_d = {
+            name: dict.fromkeys([names[p] for p in order.get(i, sources)])
+            for i, (name, sources) in enumerate(zip(names, pred))
+        }
+        self._pred_order = {}
+
+    def _indexed(self) -> GraphIndex | None:
+        """The index when the DAG is stored as its index only (queries use it)."""
+        return self._index if self._succ_d is None else None
+
+    def _share(self) -> DAG:
+        """A frozen DAG that shares this one's containers (see ``snapshot``)."""
+        snap = DAG.__new__(DAG)
+        snap.__dict__.update(self.__dict__)
+        snap._index = self.index()
+        snap._frozen, snap._snapshot, snap._shared = True, None, False
+        self._index = snap._index
+        self._shared = True
+        return snap
+
+    def _unshare(self) -> None:
+        """Take private copies of the containers a snapshot shares."""
+        if self._succ_d is not None:
+            self._succ_d = {n: dict(s) for n, s in self._succ_d.items()}
+        if self._pred_d is not None:
+            self._pred_d = {n: dict(p) for n, p in self._pred_d.items()}
+        self._payload = dict(self._payload)
+        self._metadata = dict(self._metadata)  # the inner dicts are replaced, never changed
+        self._edge_attrs = dict(self._edge_attrs)
+        self._epochs = dict(self._epochs)
+        self._shared = False
+
     # -- mutation ---------------------------------------------------------------
-    def _changed(self) -> None:
+    def _changed(self, *, structure: bool = True) -> None:
+        """Called before every change; ``structure``: nodes or edges change."""
         if self._frozen:
             raise GraphError(
                 "this DAG is a snapshot taken for a run and cannot change; "
                 "call .copy() to get an editable DAG."
             )
+        if self._shared:
+            self._unshare()
         self._snapshot = None
-        self._index = None
+        if structure:
+            if self._succ_d is None:
+                self._make_dicts()
+            self._index = None
 
     def add_node(
         self, name: str, payload: Any = None, metadata: Mapping[str, Any] | None = None
@@ -94,7 +175,7 @@ class DAG:
         """Add a node and return its ``NodeRef``; a second node of the same name
         raises ``DuplicateNodeError``."""
         _check_name(name)
-        if name in self._succ:
+        if self._is_node(name):
             raise DuplicateNodeError(name)
         check_metadata(name, metadata)
         self._changed()
@@ -129,20 +210,27 @@ class DAG:
             raise
         return self
 
+    def _is_node(self, name: object) -> bool:
+        """Is ``name`` (a str) a node? From the index when stored as one."""
+        index = self._indexed()
+        if index is not None:
+            return name in index.position
+        return name in self._succ
+
     def node_ref(self, name: str) -> NodeRef | None:
         """The ``NodeRef`` of the node called ``name`` now, or None if there is none."""
-        if name not in self._succ:
+        if not self._is_node(name):
             return None
         return NodeRef(name, self._epochs.get(name, 0))
 
     def _name(self, node: NodeArg) -> str:
         """The name of a node argument that must be in the DAG (a live handle)."""
         if type(node) is str:
-            if node not in self._succ:
+            if not self._is_node(node):
                 raise NodeNotFoundError(node)
             return node
         name = node_name(node)
-        if name not in self._succ:
+        if not self._is_node(name):
             raise NodeNotFoundError(name)
         if isinstance(node, NodeRef):
             current = self._epochs.get(name, 0)
@@ -175,13 +263,14 @@ class DAG:
         """
         names = [node_name(source), node_name(target)]
         for node, name in zip((source, target), names):
-            if name not in self._succ:
+            if not self._is_node(name):
                 raise NodeNotFoundError(name, f"in edge {names[0]!r} -> {names[1]!r}")
             self._name(node)  # a stale NodeRef is refused here
         u, v = names
         attrs = (check_weight(u, v, weight), check_label(u, v, label))
-        if v in self._succ[u]:
+        if self._has_edge(u, v):
             if attrs != (None, None):
+                self._changed(structure=False)  # the snapshot keeps the old attributes
                 old = self._edge_attrs.get((u, v), (None, None))
                 self._edge_attrs[(u, v)] = (
                     old[0] if attrs[0] is None else attrs[0],
@@ -281,7 +370,7 @@ class DAG:
     def set_payload(self, node: NodeArg, payload: Any) -> DAG:
         """Replace a node's payload; runs started afterwards see the new one."""
         name = self._name(node)
-        self._changed()
+        self._changed(structure=False)
         if payload is None:
             self._payload.pop(name, None)
         else:
@@ -296,7 +385,7 @@ class DAG:
         """Replace a node's metadata (None or ``{}`` clears it)."""
         name = self._name(node)
         check_metadata(name, metadata)
-        self._changed()
+        self._changed(structure=False)
         if metadata:
             self._metadata[name] = dict(metadata)
         else:
@@ -331,7 +420,8 @@ class DAG:
 
     # -- queries ----------------------------------------------------------------
     def node_count(self) -> int:
-        return len(self._succ)
+        index = self._indexed()
+        return len(index.names) if index is not None else len(self._succ)
 
     def edge_count(self) -> int:
         return self._edge_count
@@ -343,27 +433,56 @@ class DAG:
     def has_edge(self, source: NodeArg, target: NodeArg) -> bool:
         if not (self._has(source) and self._has(target)):
             return False
-        return node_name(target) in self._succ[node_name(source)]
+        return self._has_edge(node_name(source), node_name(target))
+
+    def _has_edge(self, u: str, v: str) -> bool:
+        """Is there an edge ``u -> v`` (both nodes of this DAG)?"""
+        index = self._indexed()
+        if index is not None and len(index.succ[index.position[u]]) <= _SCAN:
+            return index.position[v] in index.succ[index.position[u]]
+        return v in self._succ[u]  # many successors: worth the dicts
 
     def nodes(self) -> list[str]:
-        return list(self._succ)
+        index = self._indexed()
+        return list(index.names) if index is not None else list(self._succ)
 
     def edges(self) -> list[tuple[str, str]]:
+        index = self._indexed()
+        if index is not None:
+            names = index.names
+            return [(u, names[t]) for u, targets in zip(names, index.succ) for t in targets]
         return [(s, t) for s, targets in self._succ.items() for t in targets]
 
     def predecessors(self, node: NodeArg) -> list[str]:
+        """The node's predecessors, in the order their edges were added."""
         name = self._name(node)
+        index = self._indexed()
+        if index is not None:
+            i = index.position[name]
+            return [index.names[p] for p in self._pred_order.get(i, index.pred[i])]
         return list(self._pred[name])
 
     def successors(self, node: NodeArg) -> list[str]:
+        """The node's successors, in the order their edges were added."""
         name = self._name(node)
+        index = self._indexed()
+        if index is not None:
+            return [index.names[t] for t in index.succ[index.position[name]]]
         return list(self._succ[name])
 
     def ancestors(self, node: NodeArg) -> set[str]:
-        return self._reach(self._name(node), self._pred)
+        name = self._name(node)
+        index = self._indexed()
+        if index is not None:
+            return _reach_index(index, index.position[name], index.pred)
+        return self._reach(name, self._pred)
 
     def descendants(self, node: NodeArg) -> set[str]:
-        return self._reach(self._name(node), self._succ)
+        name = self._name(node)
+        index = self._indexed()
+        if index is not None:
+            return _reach_index(index, index.position[name], index.succ)
+        return self._reach(name, self._succ)
 
     @staticmethod
     def _reach(start: str, adjacency: dict[str, dict[str, None]]) -> set[str]:
@@ -378,13 +497,21 @@ class DAG:
 
     def node_names(self) -> list[str]:
         """The node names in insertion order (the same as ``nodes()``)."""
-        return list(self._succ)
+        return self.nodes()
 
     def in_degree(self, node: NodeArg) -> int:
-        return len(self._pred[self._name(node)])
+        name = self._name(node)
+        index = self._indexed()
+        if index is not None:
+            return len(index.pred[index.position[name]])
+        return len(self._pred[name])
 
     def out_degree(self, node: NodeArg) -> int:
-        return len(self._succ[self._name(node)])
+        name = self._name(node)
+        index = self._indexed()
+        if index is not None:
+            return len(index.succ[index.position[name]])
+        return len(self._succ[name])
 
     def topological_levels(self) -> list[list[str]]:
         """Nodes grouped by level (the longest edge count from a root), in
@@ -396,9 +523,15 @@ class DAG:
         return [grouped[level] for level in sorted(grouped)]
 
     def roots(self) -> list[str]:
+        index = self._indexed()
+        if index is not None:
+            return [n for n, preds in zip(index.names, index.pred) if not preds]
         return [n for n, preds in self._pred.items() if not preds]
 
     def leaves(self) -> list[str]:
+        index = self._indexed()
+        if index is not None:
+            return [n for n, succs in zip(index.names, index.succ) if not succs]
         return [n for n, succs in self._succ.items() if not succs]
 
     def topological_sort(self) -> list[str]:
@@ -423,8 +556,13 @@ class DAG:
     def copy(self) -> DAG:
         """An independent, editable copy."""
         new = DAG()
-        new._succ = {n: dict(s) for n, s in self._succ.items()}
-        new._pred = {n: dict(p) for n, p in self._pred.items()}
+        if self._succ_d is None:  # stored as its index: share it (nobody changes one)
+            new._succ_d = new._pred_d = None
+            new._index = self._index
+            new._pred_order = self._pred_order
+        else:
+            new._succ_d = {n: dict(s) for n, s in self._succ_d.items()}
+            new._pred_d = {n: dict(p) for n, p in self._pred.items()}
         new._payload = dict(self._payload)
         new._metadata = {n: dict(m) for n, m in self._metadata.items()}
         new._edge_attrs = dict(self._edge_attrs)
@@ -433,13 +571,15 @@ class DAG:
         return new
 
     def snapshot(self) -> DAG:
-        """A frozen copy, shared until this DAG next changes."""
+        """A frozen copy, shared until this DAG next changes.
+
+        It shares this DAG's storage (nothing is copied for a run); the DAG
+        copies what it changes next, so the snapshot stays as it was.
+        """
         if self._frozen:
             return self
         if self._snapshot is None:
-            snap = self.copy()
-            snap._frozen = True
-            self._snapshot = snap
+            self._snapshot = self._share()
         return self._snapshot
 
     @property
@@ -454,29 +594,45 @@ class DAG:
 
     # -- dunder -----------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self._succ)
+        return self.node_count()
 
     def __contains__(self, node: object) -> bool:
         """``name in dag``; a ``NodeRef`` is in the DAG while it is not stale
         (``in`` answers, it never raises; ``has_node`` refuses a stale handle)."""
         if type(node) is str:
-            return node in self._succ
+            return self._is_node(node)
         if not isinstance(node, NodeRef):
             return False
-        return self._epochs.get(node.name, 0) == node.epoch and node.name in self._succ
+        return self._epochs.get(node.name, 0) == node.epoch and self._is_node(node.name)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._succ)
+        index = self._indexed()
+        return iter(index.names) if index is not None else iter(self._succ)
 
     def __repr__(self) -> str:
         return f"DAG(nodes={self.node_count()}, edges={self.edge_count()})"
+
+
+def _reach_index(index: GraphIndex, start: int, adjacency: list[tuple[int, ...]]) -> set[str]:
+    """The names reachable from ``start`` along ``adjacency`` (not ``start``)."""
+    seen: set[int] = set()
+    stack = list(adjacency[start])
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(adjacency[node])
+    return {index.names[i] for i in seen}
 
 
 def by_name(dag: DAG, mapping: Mapping[Any, _V]) -> Mapping[Any, _V]:
     """``mapping`` with ``NodeRef`` keys turned into names (checked against
     ``dag``: a stale handle raises); unchanged when every key is a plain name,
     so other keys go on to the caller's own check."""
-    if not isinstance(mapping, Mapping) or not any(isinstance(k, NodeRef) for k in mapping):
+    if not isinstance(mapping, Mapping):
+        return mapping
+    # the key types, collected at C speed: a 1,000,000-node task dict has one
+    if not any(issubclass(kind, NodeRef) for kind in set(map(type, mapping))):
         return mapping
     return {(dag._name(k) if isinstance(k, NodeRef) else k): v for k, v in mapping.items()}
 
@@ -494,19 +650,28 @@ class DAGBuilder:
     """
 
     def __init__(self) -> None:
-        self._nodes: dict[str, tuple[Any, dict[str, Any] | None]] = {}
-        self._explicit: set[str] = set()
-        self._edges: dict[tuple[str, str], tuple[float | None, str | None]] = {}
+        # name -> added by add_node (False: only named by an edge so far); payload,
+        # metadata and edge attributes are kept only for the nodes / edges that
+        # have them, and edges as two lists of names (a few bytes per edge)
+        self._nodes: dict[str, bool] = {}
+        self._payload: dict[str, Any] = {}
+        self._metadata: dict[str, dict[str, Any]] = {}
+        self._sources: list[str] = []
+        self._targets: list[str] = []
+        self._edge_attrs: dict[tuple[str, str], tuple[float | None, str | None]] = {}
 
     def add_node(
         self, name: str, payload: Any = None, metadata: Mapping[str, Any] | None = None
     ) -> DAGBuilder:
         _check_name(name)
-        if name in self._explicit:
+        if self._nodes.get(name):
             raise DuplicateNodeError(name)
         check_metadata(name, metadata)
-        self._explicit.add(name)
-        self._nodes[name] = (payload, dict(metadata) if metadata else None)
+        self._nodes[name] = True
+        if payload is not None:
+            self._payload[name] = payload
+        if metadata:
+            self._metadata[name] = dict(metadata)
         return self
 
     def add_nodes(self, nodes: Iterable[str | tuple[Any, ...]]) -> DAGBuilder:
@@ -533,13 +698,19 @@ class DAGBuilder:
         """
         u, v = node_name(source), node_name(target)
         attrs = (check_weight(u, v, weight), check_label(u, v, label))
-        self._nodes.setdefault(u, (None, None))
-        self._nodes.setdefault(v, (None, None))
-        old = self._edges.get((u, v), (None, None))
-        self._edges[(u, v)] = (
-            old[0] if attrs[0] is None else attrs[0],
-            old[1] if attrs[1] is None else attrs[1],
-        )
+        nodes = self._nodes
+        if u not in nodes:
+            nodes[u] = False
+        if v not in nodes:
+            nodes[v] = False
+        self._sources.append(u)  # a repeated edge is dropped by build()
+        self._targets.append(v)
+        if attrs != (None, None):
+            old = self._edge_attrs.get((u, v), (None, None))
+            self._edge_attrs[(u, v)] = (
+                old[0] if attrs[0] is None else attrs[0],
+                old[1] if attrs[1] is None else attrs[1],
+            )
         return self
 
     def add_edges(self, edges: Iterable[tuple[Any, ...]]) -> DAGBuilder:
@@ -549,21 +720,20 @@ class DAGBuilder:
         return self
 
     def build(self) -> DAG:
-        """The finished DAG; raises ``CycleError`` naming a cycle if there is one."""
+        """The finished DAG; raises ``CycleError`` naming a cycle if there is one.
+
+        The DAG is stored as its index only (see the module docstring); the
+        builder can go on and build again.
+        """
+        index, edge_count, pred_order = index_from_edges(
+            list(self._nodes), self._sources, self._targets
+        )
         dag = DAG()
-        succ: dict[str, dict[str, None]] = {name: {} for name in self._nodes}
-        pred: dict[str, dict[str, None]] = {name: {} for name in self._nodes}
-        for (source, target), attrs in self._edges.items():
-            succ[source][target] = None
-            pred[target][source] = None
-            if attrs != (None, None):
-                dag._edge_attrs[(source, target)] = attrs
-        dag._succ, dag._pred = succ, pred
-        dag._edge_count = len(self._edges)
-        for name, (payload, metadata) in self._nodes.items():
-            if payload is not None:
-                dag._payload[name] = payload
-            if metadata:
-                dag._metadata[name] = metadata
-        dag.index()  # validates acyclicity and caches the index
+        dag._succ_d = dag._pred_d = None
+        dag._index = index
+        dag._pred_order = pred_order
+        dag._edge_count = edge_count
+        dag._payload = dict(self._payload)
+        dag._metadata = dict(self._metadata)  # the inner dicts are never changed in place
+        dag._edge_attrs = dict(self._edge_attrs)
         return dag

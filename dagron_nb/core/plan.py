@@ -244,12 +244,16 @@ def bottom_levels(index: GraphIndex, cost: list[float]) -> list[float]:
 
 def priority_ranks(index: GraphIndex, cost: list[float]) -> list[int]:
     """Rank 0 is the most urgent: largest bottom level, then insertion order."""
-    neg = [-b for b in bottom_levels(index, cost)]
-    # sorted() is stable, so equal bottom levels keep insertion order
-    order = sorted(range(len(neg)), key=neg.__getitem__)
+    bottom = bottom_levels(index, cost)
+    # the index's own int objects (0 .. n-1), so that no list here holds new ones:
+    # a 1,000,000-node run would pay 32 bytes per node for each such list
+    ints = list(index.position.values())
+    # sorted() is stable, also with reverse=True: equal bottom levels keep insertion order
+    order = sorted(ints, key=bottom.__getitem__, reverse=True)
+    del bottom
     rank = [0] * len(order)
     for r, node in enumerate(order):
-        rank[node] = r
+        rank[node] = ints[r]
     return rank
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dagron_nb import (
     DAG,
@@ -338,11 +340,142 @@ def test_index_matches_the_graph_and_is_cached() -> None:
     assert index is dag.index()
     assert index.names == ["a", "b", "c", "d"]
     assert index.position == {"a": 0, "b": 1, "c": 2, "d": 3}
-    assert index.succ == [[1, 2], [3], [3], []]
-    assert index.pred == [[], [0], [0], [1, 2]]
+    assert index.succ == [(1, 2), (3,), (3,), ()]
+    assert index.pred == [(), (0,), (0,), (1, 2)]
     assert index.topo == [0, 1, 2, 3]
     dag.add_node("e")
     assert dag.index() is not index
+
+
+# -- storage: a built DAG is its index; snapshots share (issue 10, item 14) ----------------
+def _both_ways(nodes: list[str], edges: list[tuple[str, str, float | None]]) -> tuple[DAG, DAG]:
+    """The same graph from the builder (stored as its index only) and step by step."""
+    builder = DAG.builder().add_nodes(nodes)
+    stepwise = DAG().add_nodes(nodes)
+    for u, v, weight in edges:
+        builder.add_edge(u, v, weight=weight)
+        stepwise.add_edge(u, v, weight=weight)
+    return builder.build(), stepwise
+
+
+def _answers(dag: DAG) -> dict[str, object]:
+    """Everything the queries say about ``dag``."""
+    nodes = dag.nodes()
+    index = dag.index()
+    return {
+        "nodes": nodes,
+        "list": list(dag),
+        "len": len(dag),
+        "edges": dag.edges(),
+        "edge_count": dag.edge_count(),
+        "roots": dag.roots(),
+        "leaves": dag.leaves(),
+        "topo": dag.topological_sort(),
+        "levels": dag.topological_levels(),
+        "index": (index.names, index.position, index.succ, index.pred, index.topo),
+        "weights": dag.edge_attributes(),
+        "per node": [
+            (
+                dag.predecessors(n),
+                dag.successors(n),
+                dag.ancestors(n),
+                dag.descendants(n),
+                dag.in_degree(n),
+                dag.out_degree(n),
+                n in dag,
+                dag.node_ref(n),
+            )
+            for n in nodes
+        ],
+        "has_edge": [dag.has_edge(u, v) for u in nodes for v in nodes],
+    }
+
+
+@st.composite
+def _graphs(draw: st.DrawFn) -> tuple[list[str], list[tuple[str, str, float | None]]]:
+    n = draw(st.integers(1, 9))
+    nodes = [f"n{i}" for i in draw(st.permutations(range(n)))]
+    pairs = st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)).filter(lambda p: p[0] < p[1])
+    weights = st.none() | st.floats(0, 10)
+    # forward in node order, so acyclic; drawn in any order and with repeats
+    edges = draw(st.lists(st.tuples(pairs, weights), max_size=20))
+    return nodes, [(nodes[u], nodes[v], w) for (u, v), w in edges]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_graphs())
+def test_a_built_dag_answers_every_query_like_one_built_step_by_step(
+    graph: tuple[list[str], list[tuple[str, str, float | None]]],
+) -> None:
+    built, stepwise = _both_ways(*graph)
+    assert _answers(built) == _answers(stepwise)
+    # the first change turns the built DAG into dicts; it goes on to agree
+    for dag in (built, stepwise):
+        dag.add_nodes(["new"]).add_edge(graph[0][0], "new")
+        dag.remove_node(graph[0][-1])
+    assert _answers(built) == _answers(stepwise)
+
+
+def test_predecessors_keep_the_order_their_edges_were_added() -> None:
+    built, stepwise = _both_ways(["a", "b", "c", "d"], [("c", "d", None), ("a", "d", None)])
+    assert built.predecessors("d") == stepwise.predecessors("d") == ["c", "a"]
+    assert built.index().pred[3] == (0, 2)  # the index keeps node order
+    assert built.copy().predecessors("d") == ["c", "a"]
+    built.add_node("e")  # made into dicts
+    assert built.predecessors("d") == ["c", "a"]
+
+
+def test_a_repeated_edge_counts_once_and_keeps_its_first_place() -> None:
+    dag = DAG.builder().add_edges([("a", "c"), ("a", "b"), ("a", "c"), ("a", "c", 2.0)]).build()
+    assert dag.edge_count() == 2
+    assert dag.successors("a") == ["c", "b"]
+    assert dag.edge_weight("a", "c") == 2.0
+
+
+def test_a_builder_builds_again_after_more_edges() -> None:
+    builder = DAG.builder().add_edge("a", "b")
+    first = builder.build()
+    second = builder.add_edge("b", "c").build()
+    assert first.edges() == [("a", "b")]
+    assert second.edges() == [("a", "b"), ("b", "c")]
+
+
+def test_has_edge_on_a_node_with_many_successors() -> None:
+    children = [f"c{i}" for i in range(200)]  # more than the index is scanned for
+    dag = DAG.builder().add_edges(("root", c) for c in children).build()
+    assert dag.has_edge("root", "c199")
+    assert not dag.has_edge("c199", "root")
+    assert dag.out_degree("root") == 200
+
+
+@pytest.mark.parametrize("made", ["built", "stepwise"])
+def test_a_snapshot_shares_the_dags_storage_and_never_sees_its_changes(made: str) -> None:
+    built, stepwise = _both_ways(["a", "b", "c"], [("a", "b", 1.0), ("b", "c", None)])
+    dag = built if made == "built" else stepwise
+    dag.set_payload("a", "p").set_metadata("a", {"k": 1})
+    snap = dag.snapshot()
+    assert snap.index() is dag.index()  # nothing copied for a run
+    before = _answers(snap)
+    dag.add_edge("a", "b", weight=5.0)  # an edge that is there: new weight only
+    dag.set_payload("a", "q").set_metadata("a", {"k": 2})
+    dag.add_nodes(["d"]).add_edge("c", "d").remove_edge("a", "b").remove_node("b")
+    assert _answers(snap) == before
+    assert snap.edge_weight("a", "b") == 1.0
+    assert (snap.get_payload("a"), snap.get_metadata("a")) == ("p", {"k": 1})
+    assert dag.nodes() == ["a", "c", "d"]
+    assert dag.snapshot() is not snap
+    with pytest.raises(GraphError, match="snapshot taken for a run"):
+        snap.add_edge("a", "b", weight=3.0)  # new attributes are a change too
+    assert snap.edge_weight("a", "b") == 1.0
+
+
+def test_a_new_weight_on_an_existing_edge_reaches_the_next_snapshot() -> None:
+    dag = DAG().add_nodes(["a", "b"]).add_edge("a", "b")
+    old = dag.snapshot()
+    dag.add_edge("a", "b", weight=2.0)
+    assert dag.snapshot() is not old
+    assert dag.snapshot().edge_weight("a", "b") == 2.0
+    assert old.edge_weight("a", "b") is None
 
 
 # -- scale: iterative algorithms --------------------------------------------------------

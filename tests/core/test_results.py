@@ -219,6 +219,15 @@ def test_summary_and_repr() -> None:
     assert empty.ok
 
 
+def test_summary_shows_a_setup_time_from_a_tenth_of_a_second() -> None:
+    result = hand_result()
+    assert result.setup_seconds == 0.0
+    result.setup_seconds = 0.099
+    assert "setup" not in result.summary()
+    result.setup_seconds = 0.8
+    assert result.summary().startswith("7 nodes in 2.500s (+0.800s setup): 1 completed, ")
+
+
 def test_ok_counts_taskless_skips_as_fine() -> None:
     dag = DAG.builder().add_edge("structural", "real").build()
     result = DAGExecutor(dag).execute({"real": lambda: 1})

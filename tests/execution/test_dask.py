@@ -153,6 +153,7 @@ def test_a_diamond_gives_what_the_thread_executor_gives(client: Any) -> None:
     assert on_dask.outputs() == on_threads.outputs() == {n: n * 2 for n in "abcd"}
     assert on_dask.ok
     assert on_dask.succeeded == 4
+    assert on_dask.setup_seconds > 0
 
 
 def test_best_effort_gives_what_the_thread_executor_gives(client: Any) -> None:

@@ -173,6 +173,23 @@ def test_executors_run_on_a_snapshot(runner: Runner) -> None:
     assert dag.nodes() == ["a", "b", "added_during_the_run"]
 
 
+def test_setup_time_is_reported_apart_from_the_run(runner: Runner) -> None:
+    """``setup_seconds`` ends where the run (and ``total_duration_seconds``) begins."""
+    began: list[float] = []
+
+    class Clock:  # a callbacks object: only the hook it needs
+        def on_run_start(self, dag: DAG) -> None:
+            began.append(time.perf_counter())
+
+    dag = DAG.builder().add_edge("a", "b").build()
+    called = time.perf_counter()
+    result = runner.execute(dag, {"a": lambda: 1, "b": lambda: 2}, callbacks=Clock())
+    returned = time.perf_counter()
+    assert 0 < result.setup_seconds <= began[0] - called
+    assert 0 < result.total_duration_seconds <= returned - began[0]
+    assert result.setup_seconds + result.total_duration_seconds <= returned - called
+
+
 # -- failures -------------------------------------------------------------------------
 def test_fail_fast_stops_new_starts_lets_running_finish_and_skips_the_rest(
     runner: Runner,
