@@ -132,7 +132,7 @@ class _AsyncDriver:
         self.begun = bytearray(len(run.names))  # the node's task was called
         self.quick = QuickCalls()  # plain functions quick enough to call on the loop
         self.keys: dict[int, object] = {}  # id(task) -> loopwatch.function_key(task)
-        self.on_loop: set[int] = set()  # running nodes whose coroutine is on the loop
+        self.probes: dict[object, asyncio.TimerHandle] = {}  # PROBE_WAIT of each probe out
         self.context = contextvars.copy_context()  # each inline call runs in a copy
         self.launching = False  # _launch is on the stack: it takes what becomes ready
         self.resuming = False  # _launch handed the loop back and will go on
@@ -248,8 +248,8 @@ class _AsyncDriver:
                     until = time.perf_counter() + loopwatch.BATCH_BUDGET
                 self._run_inline(node, key)
                 continue
-            if self.quick.probe(key):  # its first call: time it on a thread
-                self.loop.call_later(loopwatch.PROBE_WAIT, self._probe_late, key)
+            if self.quick.probe(key):  # time this call alone on a thread
+                self.probes[key] = self.loop.call_later(loopwatch.PROBE_WAIT, self._probe_late, key)
             self._start_task(node)
 
     def _start_task(self, node: int) -> None:
@@ -257,16 +257,18 @@ class _AsyncDriver:
         name = f"dagron-{self.run_.names[node]}"
         self.running[node] = self.loop.create_task(self._node(node, slot), name=name)
         self.slot_of[node] = slot
-        if self.is_async[node]:
-            self.on_loop.add(node)
 
     def _may_inline(self, node: int) -> bool:
-        """May a plain node's call be made on the loop (if its function is quick)?
+        """May a plain node's call be made on the loop now (if its function is quick)?
 
-        Not with a deadline (a call on the loop could not be cut short), nor
-        while a coroutine of the run is running (the call might wait for it).
+        Not with a deadline (a call on the loop could not be cut short), and
+        only when no other node is running (the call might wait for it; inline
+        nodes are taken one at a time, so a chain or a fan-out still qualifies).
         """
-        return self.deadline is None and not self.on_loop and node not in self.run_.node_timeout
+        return self.sched.running == 1 and self._could_inline(node)
+
+    def _could_inline(self, node: int) -> bool:
+        return self.deadline is None and node not in self.run_.node_timeout
 
     def _key(self, node: int) -> object:
         fn = self.run_.tasks[node]
@@ -282,11 +284,12 @@ class _AsyncDriver:
             node >= 0
             and not self.is_async[node]
             and self.run_.cache is None
-            and self._may_inline(node)
+            and self._could_inline(node)
             and self._key(node) in self.quick.waiting
         )
 
     def _probe_late(self, key: object) -> None:
+        self.probes.pop(key, None)
         if key in self.quick.waiting:
             self.quick.late(key)
             self._launch()
@@ -334,7 +337,6 @@ class _AsyncDriver:
             self.slot_of[node] = slot  # ``lambda: fetch(url)``: await it in a task
             task = context.run(self.loop.create_task, self._await_value(node, value))
             self.running[node] = task
-            self.on_loop.add(node)
             return
         heapq.heappush(self.free_slots, slot)
         if status is not None:
@@ -368,7 +370,6 @@ class _AsyncDriver:
     def _free(self, node: int) -> None:
         """The node no longer occupies a lane (its wrapper may still be winding down)."""
         self.running.pop(node, None)
-        self.on_loop.discard(node)
         slot = self.slot_of.pop(node, None)
         if slot is not None:
             heapq.heappush(self.free_slots, slot)
@@ -426,7 +427,6 @@ class _AsyncDriver:
             else:
                 value = await self._call_plain(node, fn)
                 if inspect.isawaitable(value):
-                    self.on_loop.add(node)
                     value = await value
         except BaseException as exc:  # the task's failure is its result
             return self._failure(node, exc)
@@ -473,6 +473,9 @@ class _AsyncDriver:
         finally:
             # given up on (its timeout, the run stopped): it counts as slow
             self.quick.observed(key, math.inf if job.seconds is None else job.seconds)
+            timer = self.probes.pop(key, None)
+            if timer is not None:
+                timer.cancel()
 
     def _report(self, node: int, status: NodeStatus, value: Any, end: float) -> None:
         """Record the outcome, tell the callbacks, launch what became ready."""

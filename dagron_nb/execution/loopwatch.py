@@ -4,25 +4,31 @@
 cannot block the loop, but a thread hand-off costs ~50-300 us per node, which
 made a chain of no-op functions 20-30x slower than on ``DAGExecutor``.
 ``QuickCalls`` learns, per function (its code object: every lambda made by the
-same line shares one), whether its calls are quick: the first call runs on a
-thread and is timed (the probe); a function whose calls took less than
-``INLINE_BUDGET`` runs inline on the loop from then on, timed again. A call
-that overruns the budget on a thread keeps the function on threads for good
-(so a slow function, or one waiting for other nodes, never runs on the loop).
-One that overruns on the loop (a strike) sends it to threads until it has made
-1, 2, 4, ... (2 ** (strikes - 1)) quick calls in a row there; ``PARDON`` quick
-calls on the loop forgive a strike. Most overruns of a quick function on the
-loop are noise (a garbage collection, the OS or another thread holding the CPU
-for a few ms) and cost one thread hand-off; a function that has turned slow
-overruns its next call on a thread too, so it is not called on the loop again.
-While the probe of a function
-is out, its other ready nodes wait up to ``PROBE_WAIT`` for the answer rather
-than all going to threads (a wide graph of one quick function). A call is made
-on the loop only when no coroutine of the run is running (it cannot be waiting
-for one), and never in a run with a timeout or for a node with its own (a call
-on the loop could not be cut short at the deadline). The executor runs inline
-calls back to back and yields to the loop every ``BATCH_BUDGET`` seconds, so
-other coroutines, Ctrl-C, cancel events and the live widget are still served.
+same line shares one), whether its calls are quick. A call of a function not
+known to be quick runs on a thread and is timed (a probe); while it is out, the
+function's other ready nodes wait up to ``PROBE_WAIT`` for its answer rather
+than all going to threads at once (a wide graph of one function). Only calls
+made alone count: calls that wait for each other (a barrier) return quick when
+they arrive together, yet one called alone on the loop would wait for ever. A
+function whose probe took less than ``INLINE_BUDGET`` runs inline on the loop
+from then on, timed again. A call that overruns the budget on a thread keeps
+the function on threads for good (a slow function, or one waiting for others,
+never runs on the loop). One that overruns on the loop (a strike) sends it to
+threads until it has made 1, 2, 4, ... (2 ** (strikes - 1)) quick probes there;
+``PARDON`` quick calls on the loop forgive a strike. Most overruns of a quick
+function on the loop are noise (a garbage collection, the OS or another thread
+holding the CPU for a few ms) and cost one thread hand-off; a function that has
+turned slow overruns its next call on a thread too, so it is not called on the
+loop twice.
+
+A call is made on the loop only when no other node of the run is running (it
+cannot be waiting for one; the executor takes inline nodes one at a time, so a
+chain or a fan-out still qualifies), and never in a run with a timeout or for a
+node with its own (a call on the loop could not be cut short at the deadline).
+The executor runs inline calls back to back and yields to the loop every
+``BATCH_BUDGET`` seconds, so other coroutines, Ctrl-C, cancel events and the
+live widget are still served. A quick function that suddenly blocks (or waits
+for something only another node would do) still blocks the loop for that call.
 
 An ``async def`` task that blocks the loop (``time.sleep``, a CPU-bound loop
 without ``await``) cannot be interrupted by anything: deadlines, Ctrl-C and
@@ -76,19 +82,22 @@ class QuickCalls:
         self._strikes: dict[object, int] = {}  # overruns not yet forgiven
         self._streak: dict[object, int] = {}  # quick inline calls since the last pardon
         self._out: dict[object, int] = {}  # calls on threads not yet observed
-        self._probes: set[object] = set()  # probed (unknown functions) ...
-        self.waiting: set[object] = set()  # ... and their answer still worth waiting for
+        self._crowded: set[object] = set()  # ... and some of them overlapped
+        #: functions whose probe is out and still worth waiting for
+        self.waiting: set[object] = set()
 
     def inline(self, key: object) -> bool:
         """Run the next call of ``key`` on the loop?"""
         return self._needed.get(key) == 0
 
     def probe(self, key: object) -> bool:
-        """True (and the probe is out) if ``key`` was never called: time its call
-        on a thread; until it returns or is ``late``, ``key`` is in ``waiting``."""
-        if key in self._needed or key in self._probes:
+        """Is a call of ``key``, about to go to a thread, a probe? True when ``key``
+        is not known to be quick (unknown, or owing quick calls after an overrun),
+        not known to be slow, and none of its calls is out: then until it returns
+        or is ``late``, ``key`` is in ``waiting`` (its other nodes wait for it)."""
+        needed = self._needed.get(key)
+        if needed == 0 or needed == _NEVER or self._out.get(key):
             return False
-        self._probes.add(key)
         self.waiting.add(key)
         return True
 
@@ -98,7 +107,9 @@ class QuickCalls:
 
     def sent(self, key: object) -> None:
         """A call of ``key`` goes to a thread; ``observed`` when it returns."""
-        self._out[key] = self._out.get(key, 0) + 1
+        out = self._out[key] = self._out.get(key, 0) + 1
+        if out > 1:
+            self._crowded.add(key)
 
     def observed(self, key: object, seconds: float, *, inline: bool = False) -> None:
         """A call of ``key`` (on the loop if ``inline``, else ``sent`` before) took
@@ -107,9 +118,12 @@ class QuickCalls:
             return  # quick as it was: nothing to learn
         self.waiting.discard(key)
         needed = self._needed.get(key)
-        out = 0
+        crowded = False
         if not inline:
             out = self._out[key] = self._out[key] - 1
+            crowded = key in self._crowded
+            if not out:
+                self._crowded.discard(key)
         if seconds >= INLINE_BUDGET or INLINE_BUDGET <= 0:
             if not inline:
                 self._needed[key] = _NEVER  # slow on a thread: it stays there
@@ -117,10 +131,13 @@ class QuickCalls:
             strikes = self._strikes[key] = min(self._strikes.get(key, 0) + 1, 20)
             self._streak[key] = 0
             self._needed[key] = 1 << (strikes - 1)
+        elif crowded:
+            # other calls of it ran meanwhile: calls that wait for each other
+            # (a barrier) return quick when they arrive together, yet one alone
+            # on the loop would wait for ever. Only calls made alone count.
+            pass
         elif needed is None or needed > 0:
-            # never inline while another call is out: it may be the slow one
-            # (calls waiting for each other return quick and slow at once)
-            self._needed[key] = 1 if out else max(0, (needed or 1) - 1)
+            self._needed[key] = max(0, (needed or 1) - 1)
         elif needed == 0 and inline and key in self._strikes:
             # a long run of quick calls pardons one overrun (most are noise: a
             # garbage collection, the OS or another thread holding the CPU)

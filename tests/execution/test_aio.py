@@ -438,6 +438,32 @@ def test_independent_quick_nodes_wait_for_the_probe_then_run_on_the_loop() -> No
     assert set(log[1:]) == {threading.current_thread().name}
 
 
+def test_calls_that_wait_for_each_other_never_run_on_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pairs meeting at a barrier all return at once, so every call looks quick;
+    # one called alone on the loop would wait for its partner for ever
+    from dagron_nb.execution import loopwatch
+
+    monkeypatch.setattr(loopwatch, "INLINE_BUDGET", 10.0)
+    barrier = threading.Barrier(2, timeout=PATIENCE)
+    log: list[str] = []
+
+    def meet() -> None:
+        barrier.wait()
+        log.append(threading.current_thread().name)
+
+    # the second pair becomes ready together while nothing else runs: taken one
+    # at a time, the first must not be called on the loop
+    dag = DAG.builder().add_edges([("a1", "join"), ("a2", "join")])
+    dag = dag.add_edges([("join", "b1"), ("join", "b2")]).build()
+    tasks: dict[str, Any] = dict.fromkeys(["a1", "a2", "b1", "b2"], meet)
+    result = run(AsyncDAGExecutor(dag).execute({**tasks, "join": lambda: None}))
+    assert result.succeeded == 5
+    assert len(log) == 4
+    assert threading.current_thread().name not in log
+
+
 @pytest.mark.usefixtures("all_quick")
 def test_an_inline_failure_keeps_its_traceback_and_skips_downstream() -> None:
     def work(i: int) -> int:

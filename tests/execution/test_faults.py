@@ -20,17 +20,20 @@ from __future__ import annotations
 
 import _thread
 import asyncio
+import dataclasses
 import random
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dagron_nb import DAG, AsyncDAGExecutor, DAGExecutor, ExecutionResult, NodeStatus
+from dagron_nb.execution import loopwatch
 
 S = NodeStatus
 TERMINAL = {S.COMPLETED, S.FAILED, S.SKIPPED, S.TIMED_OUT, S.CANCELLED, S.CACHE_HIT}
@@ -57,6 +60,7 @@ class Plan:
     slow: frozenset[str]  # events whose callbacks are slow
     interrupt_after: float | None  # seconds after the gate task starts; None: no Ctrl-C
     max_workers: int
+    timeout: float | None = TIMEOUT  # None: quick plain functions run inline on the loop
 
 
 @st.composite
@@ -83,6 +87,15 @@ def plans(draw: st.DrawFn) -> Plan:
         else None,
         max_workers=draw(st.sampled_from([1, 2, 4])),
     )
+
+
+@st.composite
+def inline_plans(draw: st.DrawFn) -> Plan:
+    """Async runs without a deadline, of tasks that return at once: after its
+    first call every plain function runs inline on the loop (``all_quick``)."""
+    plan = draw(plans())
+    quick = {name: b if b in ("fail", "gate") else "ok" for name, b in plan.behaviour.items()}
+    return dataclasses.replace(plan, kind="async", behaviour=quick, timeout=None)
 
 
 class Faulty:
@@ -195,14 +208,14 @@ def execute(plan: Plan, callbacks: Faulty, tasks: dict[str, Any]) -> ExecutionRe
     """Run the plan; raises what ``execute`` raised (outside any event loop)."""
     if plan.kind == "thread":
         executor = DAGExecutor(plan.dag, max_workers=plan.max_workers, callbacks=callbacks)
-        return executor.execute(tasks, TIMEOUT)
+        return executor.execute(tasks, plan.timeout)
 
     async def main() -> tuple[bool, Any]:
         # caught in here: a KeyboardInterrupt / SystemExit escaping an asyncio Task
         # upsets CPython 3.11's recursion count (see test_reliability.guarded)
         executor = AsyncDAGExecutor(plan.dag, max_workers=plan.max_workers, callbacks=callbacks)
         try:
-            return True, await executor.execute(tasks, TIMEOUT)
+            return True, await executor.execute(tasks, plan.timeout)
         except BaseException as exc:
             return False, exc
 
@@ -221,6 +234,25 @@ def execute(plan: Plan, callbacks: Faulty, tasks: dict[str, Any]) -> ExecutionRe
 )
 @given(plan=plans())
 def test_faults_never_hang_lose_the_result_or_break_the_order(plan: Plan) -> None:
+    check(plan)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("default_sigint")
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(plan=inline_plans())
+def test_faults_with_plain_functions_inline_on_the_loop(plan: Plan) -> None:
+    # every call counts as quick, and a function's other nodes wait for its first
+    with mock.patch.multiple(loopwatch, INLINE_BUDGET=10.0, PROBE_WAIT=TIMEOUT):
+        check(plan)
+
+
+def check(plan: Plan) -> None:
+    """Run ``plan`` and assert the invariants of the module docstring."""
     before = dagron_threads()
     callbacks = Faulty(plan)
     helper = Tasks(plan)
@@ -267,7 +299,8 @@ def test_faults_never_hang_lose_the_result_or_break_the_order(plan: Plan) -> Non
             assert not [t for t in alive if t.is_alive()], "a worker outlived the run"
     finally:
         helper.release.set()
-        helper.interrupted.wait(TIMEOUT)  # a pending timer fires before the next example
+        if plan.interrupt_after is not None:  # a pending timer fires before the next example
+            helper.interrupted.wait(TIMEOUT)
         time.sleep(0.02)
     # no callback after return (the released tasks have had their chance to misbehave)
     late = [e for e in callbacks.events if e[2] > returned]

@@ -22,11 +22,13 @@ def test_a_function_runs_inline_after_its_probe_was_quick() -> None:
     calls = QuickCalls()
     assert not calls.inline("f")
     assert calls.probe("f")
+    calls.sent("f")
     assert calls.waiting == {"f"}
-    assert not calls.probe("f")  # one probe per function
-    on_thread(calls, "f", QUICK)
+    assert not calls.probe("f")  # one probe at a time
+    calls.observed("f", QUICK)
     assert calls.inline("f")
     assert not calls.waiting
+    assert not calls.probe("f")  # known to be quick
 
 
 def test_a_call_slow_on_a_thread_keeps_its_function_there_for_good() -> None:
@@ -45,16 +47,29 @@ def test_a_call_given_up_on_counts_as_slow() -> None:
     assert not calls.inline("f")
 
 
-def test_a_quick_answer_does_not_promote_while_another_call_is_out() -> None:
-    # two calls meeting at a barrier: the second arrives and returns at once,
-    # the first waited; the quick answer comes first and must not count alone
+def test_only_calls_made_alone_count_as_quick() -> None:
+    # calls meeting at a barrier return quick when they arrive together, yet
+    # one alone on the loop would wait for ever
     calls = QuickCalls()
     calls.sent("f")
     calls.sent("f")
     calls.observed("f", QUICK)
+    calls.observed("f", QUICK)
     assert not calls.inline("f")
-    calls.observed("f", SLOW)
-    assert not calls.inline("f")
+    assert calls.probe("f")  # none out: the next call is a probe again
+    on_thread(calls, "f", QUICK)
+    assert calls.inline("f")
+
+
+def test_a_probe_is_due_again_after_an_overrun_on_the_loop() -> None:
+    calls = QuickCalls()
+    on_thread(calls, "f", QUICK)
+    calls.observed("f", SLOW, inline=True)
+    assert calls.probe("f")
+    on_thread(calls, "f", QUICK)
+    assert calls.inline("f")
+    on_thread(calls, "g", SLOW)
+    assert not calls.probe("g")  # slow for good: no probe, no waiting
 
 
 def test_overruns_on_the_loop_need_ever_more_quick_calls_on_threads() -> None:
@@ -86,7 +101,7 @@ def test_quick_calls_on_the_loop_pardon_a_strike() -> None:
 
 def test_a_late_probe_stops_the_wait_only(monkeypatch: pytest.MonkeyPatch) -> None:
     calls = QuickCalls()
-    calls.probe("f")
+    assert calls.probe("f")
     calls.sent("f")
     calls.late("f")
     assert not calls.waiting
