@@ -147,6 +147,22 @@ def test_ties_go_by_insertion_order() -> None:
     assert h.take_all() == ["c", "a", "b"]
 
 
+def test_peek_shows_the_next_node_without_taking_it() -> None:
+    # best effort: a's failure skips a2 only; its stale heap entry is passed over
+    h = Harness(DAG.builder().add_edges([("a", "a2"), ("b", "b2")]).build(), fail_fast=False)
+    assert h.take() == "a"
+    assert h.names[h.sched.peek()] == "b"
+    assert h.status("b") is S.PENDING
+    assert h.sched.running == 1
+    assert h.take() == "b"
+    h.finish("b")
+    h.sched.push([h.pos["a2"]])  # a stale entry: a2 will be skipped below
+    h.finish("a", S.FAILED)
+    assert h.names[h.sched.peek()] == "b2"
+    assert h.take_all() == ["b2"]
+    assert h.sched.peek() == -1
+
+
 def test_ready_nodes_published_later_still_go_by_priority() -> None:
     # a -> x (cheap) and a -> y -> z: after a, y (bottom level 2) beats x (1)
     dag = DAG.builder().add_edges([("a", "x"), ("a", "y"), ("y", "z")]).build()
