@@ -27,6 +27,7 @@ from dagron_nb.core.results import ExecutionResult, NodeStatus
 from dagron_nb.core.tracing import ExecutionTrace, TraceEventType
 from dagron_nb.execution.cache import CacheHit, ResultCache, RunCache, deliver
 from dagron_nb.execution.capture import OutputCapture
+from dagron_nb.execution.interrupts import CtrlC
 from dagron_nb.execution.outputs import OutputKeeper
 from dagron_nb.execution.scheduler import Scheduler, Transition
 
@@ -524,19 +525,52 @@ class Executor:
         refresh_cache: bool | Collection[str] = False,
         outputs: Collection[str] | None = None,
     ) -> Run:
-        """Check ``execute``'s arguments against a snapshot of the DAG."""
-        return Run(
+        """Check ``execute``'s arguments against a snapshot of the DAG.
+
+        A Ctrl-C while it is being built (seconds for a million nodes) raises
+        ``KeyboardInterrupt`` carrying a result in which no node started.
+        """
+        began = time.perf_counter()
+        presses = CtrlC()  # a press is counted, not raised in the middle of the checks
+        try:
+            with presses:
+                run = Run(
+                    self.dag,
+                    tasks,
+                    costs=self.costs,
+                    fail_fast=self.fail_fast,
+                    callbacks=self.callbacks,
+                    hooks=self.hooks,
+                    enable_tracing=self.enable_tracing,
+                    timeout=timeout,
+                    cancel_event=cancel_event,
+                    node_timeouts=node_timeouts,
+                    cache=self.cache,
+                    refresh_cache=refresh_cache,
+                    outputs=outputs,
+                )
+        except KeyboardInterrupt as exc:  # where no handler of ours could count it
+            raise interrupt_with(exc, self._not_started(began)) from None
+        if presses.take():
+            raise interrupt_with(KeyboardInterrupt(), self._not_started(began))
+        return run
+
+    def _not_started(self, began: float) -> ExecutionResult:
+        """The result of a run interrupted while it was being built: every node
+        CANCELLED, no callback called (the run never started)."""
+        names = list(self.dag.index().names)
+        n = len(names)
+        self.last_result = ExecutionResult(
             self.dag,
-            tasks,
-            costs=self.costs,
-            fail_fast=self.fail_fast,
-            callbacks=self.callbacks,
-            hooks=self.hooks,
-            enable_tracing=self.enable_tracing,
-            timeout=timeout,
-            cancel_event=cancel_event,
-            node_timeouts=node_timeouts,
-            cache=self.cache,
-            refresh_cache=refresh_cache,
-            outputs=outputs,
+            names,
+            [NodeStatus.CANCELLED] * n,
+            values=[None] * n,
+            errors=[None] * n,
+            started=[None] * n,
+            finished=[None] * n,
+            workers=[None] * n,
+            reasons=["interrupted (KeyboardInterrupt) before the run started"] * n,
+            total_duration_seconds=0.0,
+            setup_seconds=time.perf_counter() - began,
         )
+        return self.last_result

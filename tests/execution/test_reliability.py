@@ -14,6 +14,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -222,6 +223,61 @@ def test_ctrl_c_under_asyncio_run_carries_the_result() -> None:
     assert all_terminal(result)
     assert result["sleeper"].status is S.CANCELLED
     assert result["after"].status is S.CANCELLED
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+class PressingTasks(Mapping[str, Any]):
+    """A task mapping that presses Ctrl-C (or, with ``raise_it``, raises the
+    KeyboardInterrupt a handler of the user's own would) when the executor
+    first reads it, while the run is being built."""
+
+    def __init__(self, tasks: dict[str, Any], *, raise_it: bool = False) -> None:
+        self.tasks = tasks
+        self.raise_it = raise_it
+        self.pressed = False
+
+    def __getitem__(self, name: str) -> Any:
+        return self.tasks[name]
+
+    def __len__(self) -> int:
+        return len(self.tasks)
+
+    def __iter__(self) -> Iterator[str]:
+        if not self.pressed:
+            self.pressed = True
+            if self.raise_it:
+                raise KeyboardInterrupt
+            ctrl_c()
+        return iter(self.tasks)
+
+
+@pytest.mark.usefixtures("default_sigint")
+@pytest.mark.parametrize("kind", ["threads", "asyncio"])
+@pytest.mark.parametrize("raise_it", [False, True], ids=["counted", "raised"])
+def test_ctrl_c_while_the_run_is_built_carries_a_result(
+    kind: str, raise_it: bool, recorder: Recorder
+) -> None:
+    # building a million-node run takes about a second: a press then raised
+    # KeyboardInterrupt without a result (under asyncio.run: a bare cancellation)
+    dag = DAG.builder().add_edge("a", "b").build()
+    called: list[str] = []
+    tasks = PressingTasks({n: functools.partial(called.append, n) for n in "ab"}, raise_it=raise_it)
+    if kind == "threads":
+        executor: DAGExecutor | AsyncDAGExecutor = DAGExecutor(dag, callbacks=recorder)
+        with pytest.raises(KeyboardInterrupt) as info:
+            executor.execute(tasks)
+    else:
+        executor = AsyncDAGExecutor(dag, callbacks=recorder)
+        with pytest.raises(KeyboardInterrupt) as info:
+            guarded(executor.execute(tasks))
+    assert tasks.pressed
+    result = info.value.result  # type: ignore[attr-defined]
+    assert result is executor.last_result
+    assert [result[n].status for n in "ab"] == [S.CANCELLED, S.CANCELLED]
+    assert result["a"].reason == "interrupted (KeyboardInterrupt) before the run started"
+    assert result.setup_seconds > 0
+    assert called == []  # the run never started
+    assert recorder.events == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
