@@ -37,7 +37,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from dagron_nb.core.results import ExecutionResult, NodeStatus
@@ -376,13 +376,23 @@ class _AsyncDriver:
 
     async def _node(self, node: int, slot: int) -> None:
         """One node's wrapper task: ask the cache, or announce it, run its task
-        (and store its value in the cache), report it."""
+        (and store its value in the cache), report it. A status of None means
+        the node was given up on before or while it ran (its status is set)."""
         run = self.run_
         if run.cache is not None and await self._from_cache(node, slot):
             return
         timer = self._announce(node, slot)
+        status: NodeStatus | None = None
+        value: Any = None
         try:
-            status, value = await self._run_task(node)
+            if self.sched.status[node] is NodeStatus.RUNNING:
+                # awaited right here: a coroutine layer less on every step of the task
+                value = await self._task_awaitable(node)
+                if not self.is_async[node] and inspect.isawaitable(value):
+                    value = await value
+                status = NodeStatus.COMPLETED
+        except BaseException as exc:  # the task's failure is its result
+            status, value = self._failure(node, exc)
         finally:
             if timer is not None:
                 timer.cancel()
@@ -410,27 +420,15 @@ class _AsyncDriver:
         run.started[node] = time.perf_counter() - run.t0
         return timer
 
-    async def _run_task(self, node: int) -> tuple[NodeStatus | None, Any]:
-        """The task's status and value (its exception if it failed).
-
-        The status is None when the node was given up on before or while it ran.
-        """
+    def _task_awaitable(self, node: int) -> Awaitable[Any]:
+        """What running the node's task means: its coroutine, each step timed
+        (``loopwatch.timed_steps``), or a plain callable's call on a thread."""
         fn = self.run_.tasks[node]
         assert fn is not None
-        try:
-            if self.sched.status[node] is not NodeStatus.RUNNING:
-                return None, None
-            if self.is_async[node]:
-                self.begun[node] = 1
-                given_up = functools.partial(self._given_up, node)
-                value = await timed_steps(self.run_.names[node], fn(), given_up)
-            else:
-                value = await self._call_plain(node, fn)
-                if inspect.isawaitable(value):
-                    value = await value
-        except BaseException as exc:  # the task's failure is its result
-            return self._failure(node, exc)
-        return NodeStatus.COMPLETED, value
+        if self.is_async[node]:
+            self.begun[node] = 1
+            return timed_steps(self.run_.names[node], fn(), self._given_up, node)
+        return self._call_plain(node, fn)
 
     def _failure(self, node: int, exc: BaseException) -> tuple[NodeStatus | None, Any]:
         """What a task raising ``exc`` means for its node (None: given up on already)."""
