@@ -161,48 +161,19 @@ class Run:
         index = self.dag.index()
         self.names = index.names
         n = len(self.names)
-
         _check_mapping("tasks", tasks, "callable")
         tasks = by_name(self.dag, tasks)  # NodeRef keys are accepted, as in dagron
-        if not isinstance(fail_fast, bool):
-            raise ConfigurationError(
-                f"fail_fast must be True or False, got {fail_fast!r}; "
-                "False lets independent branches go on after a failure."
-            )
+        _check_flags(fail_fast, cancel_event)
         self.tasks: list[Callable[..., Any] | None] = _task_list(tasks, index.position)
-
         self.timeout = None if timeout is None else _check_seconds("timeout", timeout)
-        if cancel_event is not None and not callable(getattr(cancel_event, "is_set", None)):
-            raise ConfigurationError(
-                f"cancel_event must be a threading.Event (or asyncio.Event), got {cancel_event!r}."
-            )
         self.cancel_event = cancel_event
-        self.node_timeout: dict[int, float] = _own_timeouts(self.names, self.tasks)
-        if node_timeouts is not None:
-            _check_mapping("node_timeouts", node_timeouts, "seconds")
-            node_timeouts = by_name(self.dag, node_timeouts)
-            unknown: list[object] = [n for n in node_timeouts if n not in index.position]
-            if unknown:
-                raise _unknown_names("node_timeouts given", unknown, self.names)
-            for name, seconds in node_timeouts.items():
-                self.node_timeout[index.position[name]] = _check_seconds(
-                    f"node_timeouts[{name!r}]", seconds
-                )
-
+        self.node_timeout = self._timeouts(node_timeouts)
         rank = priority_ranks(index, cost_list(index, costs))
-        listeners: list[object] = [callbacks]
-        if hooks is not None:
-            maker = getattr(hooks, "callbacks_for", None)
-            if maker is None:
-                raise ConfigurationError(f"hooks must be a HookRegistry, got {hooks!r}.")
-            listeners.append(maker(self.dag))
-        self.fanout = CallbackFanout(listeners)
+        self.fanout = _fanout(callbacks, hooks, self.dag)
         #: the callables as given: the cache keys them and hands them its hits,
         #: ``outputs=`` releases through them (``tasks`` may wrap them: capture)
         self.given_tasks = self.tasks
-        self.capture = _capture_of(self.fanout.objects)
-        if self.capture is not None:  # after the timeouts were read off the callables
-            self.tasks = _wrap_tasks(self.capture, self.names, self.tasks)
+        self.capture = self._capture_output()
         self.trace = ExecutionTrace() if enable_tracing else None
         #: does anybody need per-node notifications? (the drivers' fast path)
         self.listening = self.fanout.node_events or self.trace is not None
@@ -219,26 +190,52 @@ class Run:
         self.finished: list[float | None] = [None] * n
         self.workers: list[str | None] = [None] * n
         self.t0 = 0.0
-        if not isinstance(refresh_cache, bool):
-            unknown = [name for name in refresh_cache if name not in index.position]
-            if unknown:
-                raise _unknown_names("refresh_cache given", unknown, self.names)
         #: the run's view of the result cache; None when the run is not cached
-        self.cache: RunCache | None = (
-            cache.for_run(self.names, index.pred, self.given_tasks, refresh=refresh_cache)
-            if cache is not None
-            else None
-        )
+        self.cache: RunCache | None = self._run_cache(cache, refresh_cache)
         #: with ``outputs=``, releases the values nobody asked for (None: keep all)
-        self.keeper = (
-            OutputKeeper(
-                outputs, index.position, index.pred, index.succ, self.values, self.given_tasks
-            )
-            if outputs is not None
-            else None
-        )
+        self.keeper = None if outputs is None else self._keeper(outputs)
         self.ended = False  # on_run_end was called
         self.silent = False  # set when execute returns: no callback fires any more
+
+    def _capture_output(self) -> OutputCapture | None:
+        """The run's ``OutputCapture`` if a callback is one; its tasks then run
+        wrapped (after their timeouts were read off the callables)."""
+        capture = _capture_of(self.fanout.objects)
+        if capture is not None:
+            self.tasks = _wrap_tasks(capture, self.names, self.tasks)
+        return capture
+
+    def _keeper(self, outputs: Collection[str]) -> OutputKeeper:
+        index = self.dag.index()
+        return OutputKeeper(
+            outputs, index.position, index.pred, index.succ, self.values, self.given_tasks
+        )
+
+    def _timeouts(self, node_timeouts: Mapping[str, float] | None) -> dict[int, float]:
+        """Each node's own timeout: ``@task(timeout=)``, then ``node_timeouts``."""
+        position = self.dag.index().position
+        found: dict[int, float] = _own_timeouts(self.names, self.tasks)
+        if node_timeouts is not None:
+            _check_mapping("node_timeouts", node_timeouts, "seconds")
+            node_timeouts = by_name(self.dag, node_timeouts)
+            unknown: list[object] = [n for n in node_timeouts if n not in position]
+            if unknown:
+                raise _unknown_names("node_timeouts given", unknown, self.names)
+            for name, seconds in node_timeouts.items():
+                found[position[name]] = _check_seconds(f"node_timeouts[{name!r}]", seconds)
+        return found
+
+    def _run_cache(
+        self, cache: ResultCache | None, refresh_cache: bool | Collection[str]
+    ) -> RunCache | None:
+        index = self.dag.index()
+        if not isinstance(refresh_cache, bool):
+            unknown: list[object] = [n for n in refresh_cache if n not in index.position]
+            if unknown:
+                raise _unknown_names("refresh_cache given", unknown, self.names)
+        if cache is None:
+            return None
+        return cache.for_run(self.names, index.pred, self.given_tasks, refresh=refresh_cache)
 
     # -- lifecycle ---------------------------------------------------------------
     def begin(self) -> None:
@@ -435,6 +432,29 @@ class Run:
             self.trace.record(TraceEventType.RUN_FINISHED, None, result.total_duration_seconds)
         self.fanout.call(self.fanout.run_end, result)
         return result
+
+
+def _check_flags(fail_fast: object, cancel_event: object) -> None:
+    if not isinstance(fail_fast, bool):
+        raise ConfigurationError(
+            f"fail_fast must be True or False, got {fail_fast!r}; "
+            "False lets independent branches go on after a failure."
+        )
+    if cancel_event is not None and not callable(getattr(cancel_event, "is_set", None)):
+        raise ConfigurationError(
+            f"cancel_event must be a threading.Event (or asyncio.Event), got {cancel_event!r}."
+        )
+
+
+def _fanout(callbacks: object, hooks: object, dag: DAG) -> CallbackFanout:
+    """The run's callbacks: the executor's, and those of its HookRegistry."""
+    listeners: list[object] = [callbacks]
+    if hooks is not None:
+        maker = getattr(hooks, "callbacks_for", None)
+        if maker is None:
+            raise ConfigurationError(f"hooks must be a HookRegistry, got {hooks!r}.")
+        listeners.append(maker(dag))
+    return CallbackFanout(listeners)
 
 
 def _capture_of(listeners: list[object]) -> OutputCapture | None:
