@@ -25,6 +25,7 @@ from dagron_nb.core.results import ExecutionResult
 from dagron_nb.execution import dask_cluster
 from dagron_nb.execution.cache import ResultCache
 from dagron_nb.execution.dask_driver import DaskDriver, Options, Stuck, check_calls
+from dagron_nb.execution.outputs import output_positions
 from dagron_nb.execution.run import Executor, Run, interrupt_with
 
 # distributed is only partly annotated (mypy strict rejects calls to its
@@ -171,20 +172,7 @@ class DaskExecutor(Executor):
 def _positions(run: Run, outputs: Iterable[str] | None) -> frozenset[int] | None:
     if outputs is None:
         return None
-    if isinstance(outputs, str):
-        raise ConfigurationError(
-            f"outputs must be a list of node names, got the string {outputs!r}; "
-            f"write outputs=[{outputs!r}]."
-        )
-    index = run.dag.index()
-    names = list(outputs)
-    unknown = [n for n in names if n not in index.position]
-    if unknown:
-        raise ConfigurationError(
-            f"outputs names node(s) not in the DAG: {', '.join(map(repr, unknown))}. "
-            f"Nodes: {', '.join(map(repr, run.names[:20]))}."
-        )
-    return frozenset(index.position[n] for n in names)
+    return frozenset(output_positions(outputs, run.dag.index().position))
 
 
 def _restriction(client: DaskClient, max_workers: int | None) -> list[str] | None:

@@ -12,11 +12,29 @@ keeps its own reference: releasing here never evicts a cached entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from dagron_nb.core.errors import ConfigurationError
 from dagron_nb.execution.cache_store import measure
+
+
+def output_positions(outputs: Iterable[str], position: Mapping[str, int]) -> list[int]:
+    """The positions of the nodes ``outputs`` names; a bare string or a name not
+    in the DAG is refused (every executor's ``outputs=`` goes through here)."""
+    if isinstance(outputs, str):
+        raise ConfigurationError(
+            f"outputs must be a list of node names, got the string {outputs!r}; "
+            f"write outputs=[{outputs!r}]."
+        )
+    names = list(outputs)
+    unknown = [name for name in names if name not in position]
+    if unknown:
+        raise ConfigurationError(
+            f"outputs names node(s) not in the DAG: {', '.join(map(repr, unknown))}. "
+            f"Its nodes are: {', '.join(map(repr, list(position)[:20]))}."
+        )
+    return [position[name] for name in names]
 
 
 class OutputKeeper:
@@ -31,21 +49,10 @@ class OutputKeeper:
         values: list[Any],
         tasks: Sequence[Callable[..., Any] | None],
     ) -> None:
-        if isinstance(outputs, str):
-            raise ConfigurationError(
-                f"outputs must be a list of node names, got the string {outputs!r}; "
-                f"write outputs=[{outputs!r}]."
-            )
-        unknown = [name for name in outputs if name not in position]
-        if unknown:
-            raise ConfigurationError(
-                f"outputs names node(s) not in the DAG: {', '.join(map(repr, unknown))}. "
-                f"Its nodes are: {', '.join(list(position)[:20])}."
-            )
         n = len(values)
         self.keep = [False] * n
-        for name in outputs:
-            self.keep[position[name]] = True
+        for node in output_positions(outputs, position):
+            self.keep[node] = True
         self.pred = pred
         self.left = [len(s) for s in succ]  # consumers not finished yet
         self.values = values
