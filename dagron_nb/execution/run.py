@@ -15,7 +15,7 @@ import math
 import operator
 import os
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from itertools import repeat
 from typing import Any
 
@@ -74,6 +74,15 @@ def _check_seconds(what: str, value: object) -> float:
     return float(value)
 
 
+def _refuse_unknown(
+    kind: str, given: Iterable[object], position: Mapping[str, int], names: list[str]
+) -> None:
+    """Raise ``_unknown_names`` if ``given`` names a node not in ``position``."""
+    unknown = [name for name in given if name not in position]
+    if unknown:
+        raise _unknown_names(kind, unknown, names)
+
+
 def _unknown_names(kind: str, unknown: list[object], names: list[str]) -> ConfigurationError:
     hints = []
     for name in unknown:
@@ -99,8 +108,7 @@ def _task_list(
     """
     names = list(position)
     if not tasks.keys() <= position.keys():
-        unknown: list[object] = [name for name in tasks if name not in position]
-        raise _unknown_names("tasks given", unknown, names)
+        _refuse_unknown("tasks given", tasks, position, names)
     if not all(map(callable, tasks.values())):  # a None (no task) or something wrong
         not_callable = [n for n, fn in tasks.items() if fn is not None and not callable(fn)]
         if not_callable:
@@ -218,9 +226,7 @@ class Run:
         if node_timeouts is not None:
             _check_mapping("node_timeouts", node_timeouts, "seconds")
             node_timeouts = by_name(self.dag, node_timeouts)
-            unknown: list[object] = [n for n in node_timeouts if n not in position]
-            if unknown:
-                raise _unknown_names("node_timeouts given", unknown, self.names)
+            _refuse_unknown("node_timeouts given", node_timeouts, position, self.names)
             for name, seconds in node_timeouts.items():
                 found[position[name]] = _check_seconds(f"node_timeouts[{name!r}]", seconds)
         return found
@@ -230,9 +236,7 @@ class Run:
     ) -> RunCache | None:
         index = self.dag.index()
         if not isinstance(refresh_cache, bool):
-            unknown: list[object] = [n for n in refresh_cache if n not in index.position]
-            if unknown:
-                raise _unknown_names("refresh_cache given", unknown, self.names)
+            _refuse_unknown("refresh_cache given", refresh_cache, index.position, self.names)
         if cache is None:
             return None
         return cache.for_run(self.names, index.pred, self.given_tasks, refresh=refresh_cache)
