@@ -210,8 +210,7 @@ class _Timed:
             except BaseException:
                 self._check(start)
                 raise
-            if clock() - start > BLOCKED_LOOP:
-                report_blocked(self.name, clock() - start)
+            if self._check(start):
                 return (yield from self._steps(yielded, warned=True))
             try:
                 value = yield yielded
